@@ -1,0 +1,53 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/medic-sh/medic/internal/store/sqlite"
+	"github.com/medic-sh/medic/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) *storetest.Harness {
+		clock := storetest.NewClock(time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC))
+		st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "medic.db"), Now: clock.Now})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, st.Close()) })
+		return &storetest.Harness{Store: st, Clock: clock, PendingJobs: st.PendingJobs}
+	})
+}
+
+func TestSecondProcessIsRefused(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "medic.db")
+	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
+	require.NoError(t, err)
+	_, err = sqlite.Open(context.Background(), sqlite.Options{Path: path})
+	require.ErrorContains(t, err, "in use by another medic process")
+	require.NoError(t, st.Close())
+	st, err = sqlite.Open(context.Background(), sqlite.Options{Path: path})
+	require.NoError(t, err, "the lock is released on close")
+	require.NoError(t, st.Close())
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "medic.db")
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: path})
+	require.NoError(t, err)
+	require.NoError(t, st.PollerMarkSet(ctx, "main", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)))
+	require.NoError(t, st.Close())
+	st, err = sqlite.Open(ctx, sqlite.Options{Path: path})
+	require.NoError(t, err)
+	defer st.Close()
+	_, ok, err := st.PollerMarkGet(ctx, "main")
+	require.NoError(t, err)
+	require.True(t, ok)
+}

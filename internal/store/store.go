@@ -1,0 +1,190 @@
+// Package store is medic's storage seam: the one deliberately wide interface
+// between the domain and a database. Implementations live in sub-packages
+// (sqlite/ today, postgres/ next) and must all pass the storetest
+// conformance suite.
+//
+// Every method that causes later work (triaging an incident, notifying about
+// it) enqueues that work as a durable job in the same transaction as the state
+// change, so a crash can neither lose the work nor do it twice. A Store must
+// never call out to Airflow, Slack or any other network service.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/medic-sh/medic/internal/incident"
+)
+
+// Errors shared by all implementations.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	// ErrInvalidCursor is returned for a paging cursor the store did not issue.
+	ErrInvalidCursor = errors.New("invalid cursor")
+)
+
+// Store is the storage seam. Methods are named noun-first and take params
+// structs so they can grow without breaking callers.
+type Store interface {
+	// EventRecord stores a failure event, deduplicated on its identity, and
+	// attaches it to an incident: an open incident of the same group, or a new
+	// one with a pending triage session and a triage job, all in one
+	// transaction.
+	EventRecord(ctx context.Context, p *EventRecordParams) (*EventRecordResult, error)
+	EventListByIncident(ctx context.Context, incidentID string) ([]*incident.FailureEvent, error)
+
+	// TriageRequest opens (or finds) the incident for a DAG run that a person
+	// asked medic to triage, with its session and job, without an event yet.
+	TriageRequest(ctx context.Context, p *TriageRequestParams) (*TriageRequestResult, error)
+	// TriageComplete finishes an incident's triage exactly once: final session
+	// status, incident summary and state, audit entry, and the notify job.
+	// Calling it again for a triaged incident is a no-op reporting Done=false.
+	TriageComplete(ctx context.Context, p *TriageCompleteParams) (*TriageCompleteResult, error)
+
+	IncidentGetByID(ctx context.Context, id string) (*incident.Incident, error)
+	IncidentList(ctx context.Context, p *IncidentListParams) (*IncidentListResult, error)
+	// IncidentTransition moves an incident through its state machine and
+	// audits the move; moving to the state it is already in is a no-op.
+	IncidentTransition(ctx context.Context, p *IncidentTransitionParams) (*incident.Incident, error)
+	// IncidentMarkNotified records that the incident's report went out; it
+	// reports false if it already had.
+	IncidentMarkNotified(ctx context.Context, p *IncidentMarkNotifiedParams) (bool, error)
+
+	SessionGetByID(ctx context.Context, id string) (*incident.Session, error)
+	SessionListChildren(ctx context.Context, parentID string) ([]*incident.Session, error)
+	SessionSetStatus(ctx context.Context, p *SessionSetStatusParams) (*incident.Session, error)
+
+	// FindingInsert records one step's result. A second insert for the same
+	// (session, step) is ignored and reports Inserted=false, which is how a
+	// resumed session skips work already done.
+	FindingInsert(ctx context.Context, f *incident.Finding) (inserted bool, err error)
+	FindingListBySession(ctx context.Context, sessionID string) ([]*incident.Finding, error)
+
+	PollerMarkGet(ctx context.Context, instance string) (mark time.Time, ok bool, err error)
+	PollerMarkSet(ctx context.Context, instance string, mark time.Time) error
+
+	AuditList(ctx context.Context, p *AuditListParams) ([]*incident.AuditEntry, error)
+
+	// Ping checks the database is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// EventRecordParams is the input of Store.EventRecord.
+type EventRecordParams struct {
+	Event *incident.FailureEvent
+	// Window is how long after an incident opened a failure of the same group
+	// still joins it.
+	Window time.Duration
+}
+
+// EventRecordResult says what EventRecord did.
+type EventRecordResult struct {
+	Event    *incident.FailureEvent
+	Incident *incident.Incident
+	// Duplicate is true when the identity was already stored; the stored event
+	// is returned with its delivery count raised.
+	Duplicate bool
+	// IncidentCreated is true when this event opened a new incident.
+	IncidentCreated bool
+}
+
+// TriageRequestParams is the input of Store.TriageRequest.
+type TriageRequestParams struct {
+	Instance string
+	DagID    string
+	RunID    string
+	TaskID   string // optional: the task to focus on
+	Actor    string
+	Window   time.Duration
+}
+
+// TriageRequestResult is the incident and session a triage request maps to.
+type TriageRequestResult struct {
+	Incident *incident.Incident
+	Session  *incident.Session
+	Created  bool
+}
+
+// TriageCompleteParams is the input of Store.TriageComplete.
+type TriageCompleteParams struct {
+	IncidentID string
+	SessionID  string
+	Status     incident.SessionStatus
+	Summary    string
+	Severity   incident.Severity
+	// State is the incident's next state (escalated in v1: the report goes to
+	// a person).
+	State incident.State
+}
+
+// TriageCompleteResult reports whether this call did the completion.
+type TriageCompleteResult struct {
+	Incident *incident.Incident
+	Done     bool
+}
+
+// IncidentListParams filters and pages IncidentList. Results are newest first.
+type IncidentListParams struct {
+	States   []incident.State
+	DagID    string
+	Instance string
+	Since    time.Time
+	Limit    int
+	// Cursor is the NextCursor of a previous page.
+	Cursor string
+}
+
+// IncidentListResult is one page of incidents.
+type IncidentListResult struct {
+	Incidents  []*incident.Incident
+	NextCursor string
+	Total      int
+}
+
+// IncidentTransitionParams is the input of Store.IncidentTransition.
+type IncidentTransitionParams struct {
+	ID     string
+	To     incident.State
+	Actor  string
+	Reason string
+}
+
+// IncidentMarkNotifiedParams is the input of Store.IncidentMarkNotified.
+type IncidentMarkNotifiedParams struct {
+	IncidentID string
+	Channel    string
+}
+
+// SessionSetStatusParams is the input of Store.SessionSetStatus.
+type SessionSetStatusParams struct {
+	ID     string
+	Status incident.SessionStatus
+	Error  string
+}
+
+// AuditListParams filters AuditList, oldest first.
+type AuditListParams struct {
+	IncidentID string
+	AfterID    int64
+	Limit      int
+}
+
+// Limits applied by every implementation.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 500
+)
+
+// ClampLimit applies the default and maximum page sizes.
+func ClampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultListLimit
+	case n > MaxListLimit:
+		return MaxListLimit
+	}
+	return n
+}
