@@ -56,7 +56,7 @@ func defaults() *Config {
 		Ingest: Ingest{Webhook: Webhook{MaxBodyBytes: 1 << 20}},
 		Triage: Triage{
 			FrequencyLookback:  168 * time.Hour,
-			RecurringThreshold: 3,
+			RecurringThreshold: 2,
 			LogTailLines:       200,
 			LogMaxBytes:        256 << 10,
 			StepTimeout:        30 * time.Second,

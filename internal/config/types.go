@@ -128,8 +128,9 @@ type Webhook struct {
 // Triage configures the first-pass investigation of each incident.
 type Triage struct {
 	FrequencyLookback time.Duration `yaml:"frequency_lookback"`
-	// RecurringThreshold is how many failures in the lookback make a task
-	// "recurring" rather than "one-off".
+	// RecurringThreshold is in how many DAG runs (the failing one included)
+	// a task must have failed within the lookback to count as "recurring"
+	// rather than "one-off".
 	RecurringThreshold int           `yaml:"recurring_threshold"`
 	LogTailLines       int           `yaml:"log_tail_lines"`
 	LogMaxBytes        int64         `yaml:"log_max_bytes"`

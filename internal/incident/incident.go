@@ -85,6 +85,8 @@ type Incident struct {
 	UpdatedAt   time.Time `json:"updated_at"`
 	// TriagedAt is set once, when the triage session completed.
 	TriagedAt *time.Time `json:"triaged_at,omitempty"`
+	// NotifiedAt is set once the incident's report went out.
+	NotifiedAt *time.Time `json:"notified_at,omitempty"`
 	// TriageSessionID is the root session investigating the incident.
 	TriageSessionID string `json:"triage_session_id,omitempty"`
 	Summary         string `json:"summary,omitempty"`

@@ -31,6 +31,7 @@ func scanIncident(r rowScanner) (*incident.Incident, error) {
 	in.CreatedAt = parseTime(created)
 	in.UpdatedAt = parseTime(upd)
 	in.TriagedAt = parseNullTime(triaged)
+	in.NotifiedAt = parseNullTime(notifiedRaw)
 	return &in, nil
 }
 

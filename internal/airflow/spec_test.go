@@ -1,0 +1,207 @@
+package airflow_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/stretchr/testify/require"
+
+	"github.com/medic-sh/medic/internal/sharedtest"
+)
+
+// The conformance harness: every request the client makes is routed and
+// validated against the real OpenAPI document of its version, and answered
+// with a spec-shaped body that is itself validated as a response. Paths the
+// specs do not describe are answered outside it, as real Airflow does: POST
+// /auth/token (the auth manager's own app) and /api/v2/version on 2.x (404).
+
+var (
+	specMu     sync.Mutex
+	specRoutes = map[int]routers.Router{}
+)
+
+func specRouter(t *testing.T, version int) routers.Router {
+	t.Helper()
+	dir := sharedtest.Dir(t, "specs", "airflow")
+	specMu.Lock()
+	defer specMu.Unlock()
+	if r, ok := specRoutes[version]; ok {
+		return r
+	}
+	file, server := "airflow-2.10.0-api-v1.yaml", "/api/v1"
+	if version == 3 {
+		file, server = "airflow-3.2.1-api-v2.yaml", "/"
+	}
+	doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join(dir, file))
+	require.NoError(t, err)
+	doc.Security = nil
+	if version == 3 {
+		doc.OpenAPI = "3.0.3" // the file uses 3.0-style nullable throughout
+	}
+	doc.Servers = openapi3.Servers{{URL: server}}
+	r, err := legacy.NewRouter(doc, openapi3.AllowExtraSiblingFields("const", "prefixItems", "examples"))
+	require.NoError(t, err)
+	specRoutes[version] = r
+	return r
+}
+
+// specAnswer produces a response for one operation.
+type specAnswer func(r *http.Request, params map[string]string, body map[string]any) (status int, ctype string, payload []byte)
+
+type specServer struct {
+	t       *testing.T
+	version int
+	router  routers.Router
+	answers map[string]specAnswer
+
+	mu         sync.Mutex
+	ops        map[string]int
+	violations []string
+	bodies     map[string][]map[string]any
+}
+
+func newSpecServer(t *testing.T, version int, answers map[string]specAnswer) *specServer {
+	return &specServer{t: t, version: version, router: specRouter(t, version), answers: answers,
+		ops: map[string]int{}, bodies: map[string][]map[string]any{}}
+}
+
+func (s *specServer) violate(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.violations = append(s.violations, fmt.Sprintf(format, args...))
+}
+
+func (s *specServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/auth/token" && s.version == 3:
+		writeJSON(w, 201, map[string]any{"access_token": fakeJWT(farFuture, "1")})
+		return
+	case r.URL.Path == "/api/v2/version" && s.version == 2:
+		w.WriteHeader(404)
+		return
+	}
+	route, params, err := s.router.FindRoute(r)
+	if err != nil {
+		s.violate("%s %s: no route: %v", r.Method, r.URL.RequestURI(), err)
+		w.WriteHeader(599)
+		return
+	}
+	op := route.Operation.OperationID
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route, Options: opts}
+	if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
+		s.violate("%s request: %v", op, err)
+	}
+	var body map[string]any
+	if r.Body != nil {
+		raw, _ := io.ReadAll(r.Body)
+		if len(raw) > 0 {
+			_ = json.Unmarshal(raw, &body)
+		}
+	}
+	s.mu.Lock()
+	s.ops[op]++
+	s.bodies[op] = append(s.bodies[op], body)
+	s.mu.Unlock()
+	answer, ok := s.answers[op]
+	if !ok {
+		s.violate("%s: the test has no answer", op)
+		w.WriteHeader(599)
+		return
+	}
+	status, ctype, payload := answer(r, params, body)
+	w.Header().Set("Content-Type", ctype)
+	w.WriteHeader(status)
+	_, _ = w.Write(payload)
+	if ctype == "application/x-ndjson" {
+		for _, line := range bytes.Split(bytes.TrimSpace(payload), []byte("\n")) {
+			var e struct{ Event *string }
+			if json.Unmarshal(line, &e) != nil || e.Event == nil {
+				s.violate("%s response: ndjson line %q", op, line)
+			}
+		}
+		return
+	}
+	rin := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status,
+		Header: w.Header(), Body: io.NopCloser(bytes.NewReader(payload)), Options: opts}
+	if err := openapi3filter.ValidateResponse(r.Context(), rin); err != nil {
+		s.violate("%s response (the test's fixture): %v", op, err)
+	}
+}
+
+func (s *specServer) require(t *testing.T, ops ...string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.Empty(t, s.violations)
+	var missing []string
+	for _, op := range ops {
+		if s.ops[op] == 0 {
+			missing = append(missing, op)
+		}
+	}
+	sort.Strings(missing)
+	require.Empty(t, missing, "operations never called")
+}
+
+func (s *specServer) lastBody(op string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b := s.bodies[op]; len(b) > 0 {
+		return b[len(b)-1]
+	}
+	return nil
+}
+
+func jsonAnswer(v any) specAnswer {
+	return func(*http.Request, map[string]string, map[string]any) (int, string, []byte) {
+		return jsonBytes(200, v)
+	}
+}
+
+func jsonBytes(status int, v any) (int, string, []byte) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return status, "application/json", b
+}
+
+// pagedAnswer serves total items, at most the requested limit per page.
+func pagedAnswer(key string, total int, item func(i int) map[string]any) specAnswer {
+	return func(r *http.Request, _ map[string]string, body map[string]any) (int, string, []byte) {
+		offset, limit := 0, 100
+		if body != nil {
+			if v, ok := body["page_offset"].(float64); ok {
+				offset = int(v)
+			}
+			if v, ok := body["page_limit"].(float64); ok {
+				limit = int(v)
+			}
+		}
+		if q := r.URL.Query(); q.Has("limit") {
+			_, _ = fmt.Sscan(q.Get("offset"), &offset)
+			_, _ = fmt.Sscan(q.Get("limit"), &limit)
+		}
+		items := []map[string]any{}
+		for i := offset; i < min(total, offset+limit); i++ {
+			items = append(items, item(i))
+		}
+		return jsonBytes(200, map[string]any{key: items, "total_entries": total})
+	}
+}
+
+func runIDs(n int) string { return strings.Repeat("x", n) }

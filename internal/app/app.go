@@ -1,0 +1,338 @@
+// Package app wires medic together: configuration in, a running daemon out.
+// New builds every part from the configuration, Start starts them, Stop stops
+// them in reverse order. It is the only package that knows every other one;
+// nothing here holds domain logic.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/riverqueue/river"
+
+	"github.com/medic-sh/medic/internal/airflow"
+	"github.com/medic-sh/medic/internal/config"
+	"github.com/medic-sh/medic/internal/httpapi"
+	"github.com/medic-sh/medic/internal/ingest"
+	"github.com/medic-sh/medic/internal/notify"
+	"github.com/medic-sh/medic/internal/notify/console"
+	"github.com/medic-sh/medic/internal/store"
+	"github.com/medic-sh/medic/internal/store/sqlite"
+	"github.com/medic-sh/medic/internal/triage"
+)
+
+// Options are what the caller provides besides the configuration.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// Stdout receives console reports.
+	Stdout io.Writer
+	// Listener, when set, is used instead of listening on Config.Server.Addr
+	// (tests and the demo bind port 0 first).
+	Listener net.Listener
+	// HTTPClient is used for Airflow calls; nil means a default client.
+	HTTPClient *http.Client
+	Version    string
+	Now        func() time.Time
+}
+
+// App is a wired medic daemon.
+type App struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	store     *sqlite.Store
+	ingest    *ingest.Service
+	instances *instances
+	pollers   []*ingest.Poller
+	server    *http.Server
+	listener  net.Listener
+
+	mu      sync.Mutex
+	cleanup []func(ctx context.Context) error
+	stopped bool
+}
+
+// groupWindow is how long after it opened an incident keeps collecting the
+// failures of its DAG run; later failures open a new incident.
+const groupWindow = 24 * time.Hour
+
+// New builds the daemon without starting anything.
+func New(ctx context.Context, opts Options) (*App, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		return nil, errors.New("app: no configuration")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = io.Discard
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &App{cfg: cfg, log: opts.Logger}
+	if err := checkListen(cfg, opts.Listener); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var err error
+	a.instances, err = newInstances(cfg.Airflow.Instances, opts.HTTPClient, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+
+	workers := river.NewWorkers()
+	path, err := sqlitePath(cfg.Database.URL)
+	if err != nil {
+		return nil, err
+	}
+	a.store, err = sqlite.Open(ctx, sqlite.Options{
+		Path: path, Logger: opts.Logger, Now: opts.Now, Workers: workers,
+		Jobs: sqlite.JobOptions{
+			MaxWorkers: cfg.Jobs.Workers, JobTimeout: cfg.Jobs.JobTimeout,
+			RescueAfter: cfg.Jobs.RescueAfter, MaxAttempts: cfg.Jobs.MaxAttempts,
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.defer_(func(context.Context) error { return a.store.Close() })
+
+	a.ingest = ingest.NewService(a.store, groupWindow, opts.Logger, reg)
+	runner := triage.NewRunner(a.store, a.instances, a.ingest, triage.Options{
+		FrequencyLookback: cfg.Triage.FrequencyLookback, RecurringThreshold: cfg.Triage.RecurringThreshold,
+		LogTailLines: cfg.Triage.LogTailLines, LogMaxBytes: cfg.Triage.LogMaxBytes, StepTimeout: cfg.Triage.StepTimeout,
+	}, opts.Logger, opts.Now)
+	river.AddWorker(workers, &triage.Worker{Runner: runner})
+	var notifiers []notify.Notifier
+	if cfg.Notify.Console.Enabled {
+		notifiers = append(notifiers, console.New(opts.Stdout))
+	}
+	river.AddWorker(workers, &notify.Worker{Store: a.store, Notifiers: notifiers, BaseURL: cfg.Server.PublicURL, Logger: opts.Logger})
+
+	for _, inst := range cfg.Airflow.Instances {
+		if !inst.Poll.Enabled {
+			continue
+		}
+		c, _ := a.instances.client(inst.Name)
+		a.pollers = append(a.pollers, ingest.NewPoller(c, a.ingest, a.store, ingest.PollerOptions{
+			Instance: inst.Name, Interval: inst.Poll.Interval, Lookback: inst.Poll.Lookback, Logger: opts.Logger, Now: opts.Now,
+		}))
+	}
+
+	handler, err := httpapi.New(httpapi.Deps{
+		Store: a.store, Events: a.ingest, Triage: a.ingest, Tokens: cfg.Auth.Tokens,
+		WebhookSecret: cfg.Ingest.Webhook.Secret, MaxBodyBytes: cfg.Ingest.Webhook.MaxBodyBytes,
+		DefaultInstance: a.instances.defaultName(), Instances: a.instances.names(),
+		Logger: opts.Logger, Registry: reg, Ready: a.ready, Now: opts.Now, Version: opts.Version,
+	})
+	if err != nil {
+		_ = a.Stop(ctx)
+		return nil, fmt.Errorf("app: http api: %w", err)
+	}
+	a.listener = opts.Listener
+	a.server = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+// sqlitePath maps database.url to a SQLite file path.
+func sqlitePath(url string) (string, error) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return "", errors.New("app: database.url is a PostgreSQL URL, but this build of medic only has the SQLite store; use a file path")
+	case strings.HasPrefix(url, "sqlite://"):
+		return strings.TrimPrefix(url, "sqlite://"), nil
+	case strings.HasPrefix(url, "file:"):
+		return strings.TrimPrefix(url, "file:"), nil
+	}
+	return url, nil
+}
+
+// checkListen refuses to serve an unauthenticated API beyond loopback.
+func checkListen(cfg *config.Config, ln net.Listener) error {
+	if !cfg.LoopbackOnly() {
+		return nil
+	}
+	addr := cfg.Server.Addr
+	if ln != nil {
+		addr = ln.Addr().String()
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("app: server.addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("app: no API tokens are configured, so medic only listens on loopback, but server.addr is %q: "+
+		"set server.addr to 127.0.0.1:PORT or add auth.tokens", addr)
+}
+
+// Start starts the job runner, the pollers and the HTTP server.
+func (a *App) Start(ctx context.Context) error {
+	a.instances.detect(ctx, a.log)
+	if err := a.store.StartJobs(ctx); err != nil {
+		return err
+	}
+	a.defer_(a.store.StopJobs)
+	for _, p := range a.pollers {
+		if err := p.Start(ctx); err != nil {
+			return err
+		}
+		a.defer_(func(context.Context) error { p.Stop(); return nil })
+	}
+	if a.listener == nil {
+		ln, err := net.Listen("tcp", a.cfg.Server.Addr)
+		if err != nil {
+			return fmt.Errorf("app: listen on %s: %w", a.cfg.Server.Addr, err)
+		}
+		a.listener = ln
+	}
+	go func() {
+		if err := a.server.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("http server stopped", "error", err)
+		}
+	}()
+	a.defer_(a.server.Shutdown)
+	if a.cfg.LoopbackOnly() {
+		a.log.WarnContext(ctx, "no API tokens configured: the API accepts unauthenticated requests from this machine only", "addr", a.Addr())
+	}
+	a.log.InfoContext(ctx, "medic is serving", "addr", a.Addr(), "airflow_instances", a.instances.names())
+	return nil
+}
+
+// Addr is the address the API listens on, once started.
+func (a *App) Addr() string {
+	if a.listener == nil {
+		return a.cfg.Server.Addr
+	}
+	return a.listener.Addr().String()
+}
+
+// Store exposes the store, for the demo's summary and for tests.
+func (a *App) Store() store.Store { return a.store }
+
+// Ingest exposes the ingest service (medic triage in-process, tests).
+func (a *App) Ingest() *ingest.Service { return a.ingest }
+
+// Pollers exposes the pollers, for tests that poll on demand.
+func (a *App) Pollers() []*ingest.Poller { return a.pollers }
+
+// Stop stops everything in reverse order of starting. It is idempotent.
+func (a *App) Stop(ctx context.Context) error {
+	a.mu.Lock()
+	if a.stopped {
+		a.mu.Unlock()
+		return nil
+	}
+	a.stopped = true
+	fns := a.cleanup
+	a.cleanup = nil
+	a.mu.Unlock()
+	var errs []error
+	for i := len(fns) - 1; i >= 0; i-- {
+		if err := fns[i](ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *App) defer_(fn func(ctx context.Context) error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.cleanup = append(a.cleanup, fn)
+}
+
+func (a *App) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return a.store.Ping(ctx)
+}
+
+// instances holds one Airflow client per configured instance.
+type instances struct {
+	order   []string
+	clients map[string]*airflow.Client
+}
+
+var _ triage.Instances = (*instances)(nil)
+
+func newInstances(cfgs []config.AirflowInstance, hc *http.Client, logger *slog.Logger) (*instances, error) {
+	in := &instances{clients: map[string]*airflow.Client{}}
+	for _, c := range cfgs {
+		cl, err := airflow.New(airflow.Options{
+			Name: c.Name, BaseURL: c.URL, Version: c.Version, Username: c.Username, Password: c.Password.Reveal(),
+			Token: c.Token.Reveal(), Timeout: c.Timeout, RateLimit: c.RateLimit, Burst: c.Burst,
+			MaxConcurrency: c.MaxConcurrency, MaxRetries: c.MaxRetries, HTTPClient: hc, Logger: logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("app: airflow instance %s: %w", c.Name, err)
+		}
+		in.order = append(in.order, c.Name)
+		in.clients[c.Name] = cl
+	}
+	return in, nil
+}
+
+func (in *instances) Instance(name string) (triage.Airflow, bool) {
+	c, ok := in.clients[name]
+	if !ok {
+		return nil, false
+	}
+	return c, true
+}
+
+func (in *instances) client(name string) (*airflow.Client, bool) {
+	c, ok := in.clients[name]
+	return c, ok
+}
+
+func (in *instances) names() []string { return in.order }
+
+func (in *instances) defaultName() string {
+	if len(in.order) > 0 {
+		return in.order[0]
+	}
+	return "default"
+}
+
+// detect asks each instance for its version so a misconfiguration shows at
+// start; an unreachable Airflow is logged, not fatal: medic keeps running and
+// the client retries detection on its next call.
+func (in *instances) detect(ctx context.Context, log *slog.Logger) {
+	for _, name := range in.order {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		v, err := in.clients[name].Version(dctx)
+		cancel()
+		if err != nil {
+			log.WarnContext(ctx, "airflow instance not reachable at start", "instance", name, "error", err)
+			continue
+		}
+		log.InfoContext(ctx, "airflow instance detected", "instance", name, "major_version", v)
+	}
+}

@@ -1,0 +1,325 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/medic-sh/medic/internal/airflow"
+	"github.com/medic-sh/medic/internal/airflow/airflowsim"
+	"github.com/medic-sh/medic/internal/app"
+	"github.com/medic-sh/medic/internal/config"
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/ingest"
+	"github.com/medic-sh/medic/internal/store"
+	"github.com/medic-sh/medic/internal/store/sqlite"
+	"github.com/medic-sh/medic/internal/triage"
+)
+
+const (
+	testSecret = "test-webhook-secret-0123456789"
+	testRun    = "scheduled__2026-05-01T02:00:00+00:00"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("MEDIC_TEST_DAEMON") == "1" {
+		os.Exit(runHelperDaemon())
+	}
+	os.Exit(m.Run())
+}
+
+// newSim returns an Airflow stand-in with one DAG whose load task fails.
+func newSim(t *testing.T, version int) (*airflowsim.Server, *httptest.Server) {
+	t.Helper()
+	sim := airflowsim.New(airflowsim.Options{Version: version, Username: "medic", Password: "pw"})
+	require.NoError(t, sim.AddDAG(airflowsim.DAG{
+		ID: "orders_etl", Owners: []string{"data-eng"}, Tags: []string{"tier1"},
+		Tasks: []airflowsim.Task{
+			{ID: "extract", Downstream: []string{"load"}},
+			{ID: "load", Operator: "PostgresOperator", Downstream: []string{"report"}},
+			{ID: "report"},
+		},
+	}))
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return sim, srv
+}
+
+var undefinedColumn = airflowsim.Failure("{taskinstance.py:2905} ERROR - Task failed with exception\n" +
+	"Traceback (most recent call last):\n" +
+	"  File \"/opt/airflow/dags/orders.py\", line 41, in load\n" +
+	"    cur.execute(SQL)\n" +
+	"psycopg2.errors.UndefinedColumn: column \"customer_ref\" does not exist\n" +
+	"LINE 1: SELECT customer_ref FROM staging.orders\n")
+
+func testConfig(dbPath, airflowURL string, version int) *config.Config {
+	cfg := config.Default()
+	cfg.Database.URL = dbPath
+	cfg.Ingest.Webhook.Secret = config.NewSecret(testSecret)
+	cfg.Notify.Console.Enabled = true
+	inst := config.DefaultAirflowInstance()
+	inst.Name, inst.URL, inst.Version = "main", airflowURL, fmt.Sprint(version)
+	inst.Username, inst.Password = "medic", config.NewSecret("pw")
+	inst.Poll.Enabled = false // tests poll on demand, with their own poller
+	cfg.Airflow.Instances = []config.AirflowInstance{inst}
+	return cfg
+}
+
+// syncBuffer is a bytes.Buffer safe for the notifier and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func startApp(t *testing.T, cfg *config.Config, out *syncBuffer) *app.App {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Listener: ln, Stdout: out})
+	require.NoError(t, err)
+	require.NoError(t, a.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		require.NoError(t, a.Stop(ctx))
+	})
+	return a
+}
+
+func postCallback(t *testing.T, addr string, payload map[string]any) *http.Response {
+	t.Helper()
+	body, err := json.Marshal(payload)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/events", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(ingest.SignatureHeader, ingest.Sign([]byte(testSecret), body))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return resp
+}
+
+func failurePayload(f airflowsim.TaskFailure) map[string]any {
+	return map[string]any{"dag_id": f.DagID, "run_id": f.RunID, "task_id": f.TaskID, "try_number": f.TryNumber,
+		"exception": f.Exception, "owner": f.Owner}
+}
+
+// waitTriaged polls until the store shows want incidents, all reported.
+func waitTriaged(t *testing.T, st store.Store, want int) []*incident.Incident {
+	t.Helper()
+	var list *store.IncidentListResult
+	require.Eventually(t, func() bool {
+		var err error
+		list, err = st.IncidentList(context.Background(), &store.IncidentListParams{})
+		require.NoError(t, err)
+		if list.Total != want {
+			return false
+		}
+		for _, in := range list.Incidents {
+			if in.TriagedAt == nil || in.NotifiedAt == nil {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond)
+	return list.Incidents
+}
+
+func TestSameFailureFromCallbacksAndPollerIsOneIncident(t *testing.T) {
+	t.Parallel()
+	for _, version := range []int{2, 3} {
+		t.Run(fmt.Sprintf("airflow%d", version), func(t *testing.T) {
+			t.Parallel()
+			sim, srv := newSim(t, version)
+			var failures []airflowsim.TaskFailure
+			var mu sync.Mutex
+			sim.OnTaskFailed(func(f airflowsim.TaskFailure) { mu.Lock(); failures = append(failures, f); mu.Unlock() })
+			out := &syncBuffer{}
+			a := startApp(t, testConfig(filepath.Join(t.TempDir(), "medic.db"), srv.URL, version), out)
+
+			_, err := sim.StartRun("orders_etl", testRun, time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC),
+				map[string][]airflowsim.Outcome{"load": {undefinedColumn}})
+			require.NoError(t, err)
+			mu.Lock()
+			require.Len(t, failures, 1)
+			f := failures[0]
+			mu.Unlock()
+			for range 3 {
+				resp := postCallback(t, a.Addr(), failurePayload(f))
+				require.Equal(t, http.StatusAccepted, resp.StatusCode)
+			}
+			client, err := airflow.New(airflow.Options{Name: "main", BaseURL: srv.URL, Version: fmt.Sprint(version), Username: "medic", Password: "pw"})
+			require.NoError(t, err)
+			poller := ingest.NewPoller(client, a.Ingest(), a.Store(), ingest.PollerOptions{Instance: "main", Interval: time.Hour,
+				Lookback: 24 * time.Hour, Logger: slog.New(slog.DiscardHandler)})
+			n, err := poller.PollOnce(context.Background())
+			require.NoError(t, err)
+			require.Zero(t, n, "the poller finds the failure the callbacks already reported")
+
+			incs := waitTriaged(t, a.Store(), 1)
+			inc := incs[0]
+			require.Equal(t, incident.StateEscalated, inc.State)
+			events, err := a.Store().EventListByIncident(context.Background(), inc.ID)
+			require.NoError(t, err)
+			require.Len(t, events, 1)
+			require.Equal(t, 4, events[0].Deliveries)
+			require.Contains(t, events[0].Exception, "UndefinedColumn")
+
+			findings, err := a.Store().FindingListBySession(context.Background(), inc.TriageSessionID)
+			require.NoError(t, err)
+			sum := triage.Decode(findings)
+			require.Empty(t, sum.Errors)
+			require.NotNil(t, sum.Run)
+			require.Equal(t, "failed", sum.Run.State)
+			require.Equal(t, "load", sum.Run.FirstFailingTask)
+			require.NotNil(t, sum.Failed)
+			require.Equal(t, []string{"report"}, sum.Failed.UpstreamFailed)
+			require.NotNil(t, sum.Frequency)
+			require.Equal(t, "one-off", sum.Frequency.Pattern)
+			require.NotNil(t, sum.Log)
+			require.Contains(t, sum.Log.Headline, `column "customer_ref" does not exist`)
+			require.Equal(t, 1, strings.Count(out.String(), "INCIDENT "+inc.ID), "reported exactly once")
+		})
+	}
+}
+
+// TestCrashBeforeTriageFinishesCompletesOnceAfterRestart kills a real medic
+// process with SIGKILL while a triage is half done, starts medic again on the
+// same database, and checks the incident is triaged exactly once.
+func TestCrashBeforeTriageFinishesCompletesOnceAfterRestart(t *testing.T) {
+	t.Parallel()
+	sim, srv := newSim(t, 3)
+	var failures []airflowsim.TaskFailure
+	var mu sync.Mutex
+	sim.OnTaskFailed(func(f airflowsim.TaskFailure) { mu.Lock(); failures = append(failures, f); mu.Unlock() })
+	_, err := sim.StartRun("orders_etl", testRun, time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC),
+		map[string][]airflowsim.Outcome{"load": {undefinedColumn}})
+	require.NoError(t, err)
+	// The log fetch hangs, so the first process dies in the middle of triage.
+	sim.SetFault(airflowsim.Fault{PathPrefix: "/api/v2/dags/orders_etl/dagRuns/" + testRun + "/taskInstances/load/logs", Hang: true})
+
+	dir := t.TempDir()
+	db := filepath.Join(dir, "medic.db")
+	addrFile := filepath.Join(dir, "addr")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "MEDIC_TEST_DAEMON=1", "MEDIC_TEST_DB="+db, "MEDIC_TEST_AIRFLOW="+srv.URL,
+		"MEDIC_TEST_ADDR_FILE="+addrFile)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	var addr string
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(addrFile)
+		addr = strings.TrimSpace(string(b))
+		return err == nil && addr != ""
+	}, 20*time.Second, 20*time.Millisecond, "daemon did not start: %s", stderr.String())
+	mu.Lock()
+	f := failures[0]
+	mu.Unlock()
+	require.Equal(t, http.StatusAccepted, postCallback(t, addr, failurePayload(f)).StatusCode)
+
+	// Wait until triage has recorded its first steps and is stuck on the log.
+	ro, err := sqlite.Open(context.Background(), sqlite.Options{Path: db, ReadOnly: true})
+	require.NoError(t, err)
+	var inc *incident.Incident
+	require.Eventually(t, func() bool {
+		list, err := ro.IncidentList(context.Background(), &store.IncidentListParams{})
+		if err != nil || list.Total != 1 {
+			return false
+		}
+		inc = list.Incidents[0]
+		fs, err := ro.FindingListBySession(context.Background(), inc.TriageSessionID)
+		return err == nil && len(fs) == 4
+	}, 20*time.Second, 20*time.Millisecond, "triage did not reach the log step: %s", stderr.String())
+	require.NoError(t, ro.Close())
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	sim.ClearFaults()
+
+	// The same failure arrives again (a redelivery) while medic restarts.
+	out := &syncBuffer{}
+	a := startApp(t, testConfig(db, srv.URL, 3), out)
+	require.Equal(t, http.StatusAccepted, postCallback(t, a.Addr(), failurePayload(f)).StatusCode)
+	incs := waitTriaged(t, a.Store(), 1)
+	require.Equal(t, inc.ID, incs[0].ID)
+
+	ctx := context.Background()
+	findings, err := a.Store().FindingListBySession(ctx, inc.TriageSessionID)
+	require.NoError(t, err)
+	steps := map[string]int{}
+	for _, f := range findings {
+		steps[f.Step]++
+	}
+	require.Equal(t, map[string]int{"resolve": 1, "run_summary": 1, "failed_tasks": 1, "frequency": 1, "log_excerpt": 1}, steps)
+	require.Empty(t, triage.Decode(findings).Errors)
+	audit, err := a.Store().AuditList(ctx, &store.AuditListParams{IncidentID: inc.ID})
+	require.NoError(t, err)
+	counts := map[string]int{}
+	for _, e := range audit {
+		counts[e.Action]++
+	}
+	require.Equal(t, 1, counts["incident.opened"])
+	require.Equal(t, 1, counts["incident.triaged"])
+	require.Equal(t, 1, counts["incident.notified"])
+	require.Equal(t, 1, strings.Count(out.String(), "INCIDENT "+inc.ID))
+	events, err := a.Store().EventListByIncident(ctx, inc.ID)
+	require.NoError(t, err)
+	require.Len(t, events, 1)
+	require.Equal(t, 2, events[0].Deliveries)
+}
+
+// runHelperDaemon is the child process of the crash test: a real medic
+// daemon that the test kills with SIGKILL.
+func runHelperDaemon() int {
+	cfg := testConfig(os.Getenv("MEDIC_TEST_DB"), os.Getenv("MEDIC_TEST_AIRFLOW"), 3)
+	cfg.Triage.StepTimeout = time.Minute
+	cfg.Airflow.Instances[0].Timeout = time.Minute
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	a, err := app.New(ctx, app.Options{Config: cfg, Listener: ln, Stdout: os.Stderr})
+	if err == nil {
+		err = a.Start(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := os.WriteFile(os.Getenv("MEDIC_TEST_ADDR_FILE"), []byte(a.Addr()), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	<-ctx.Done()
+	return 0
+}

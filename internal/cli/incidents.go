@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/report"
+)
+
+// incidentDetail is GET /api/v1/incidents/{id}.
+type incidentDetail struct {
+	Incident *incident.Incident       `json:"incident"`
+	Events   []*incident.FailureEvent `json:"events"`
+	Session  *incident.Session        `json:"session"`
+	Findings []*incident.Finding      `json:"findings"`
+}
+
+// incidentPage is GET /api/v1/incidents.
+type incidentPage struct {
+	Incidents  []*incident.Incident `json:"incidents"`
+	NextCursor string               `json:"next_cursor"`
+	Total      int                  `json:"total"`
+}
+
+func newIncidentsCmd(streams IO) *cobra.Command {
+	cmd := &cobra.Command{Use: "incidents", Aliases: []string{"incident"}, Short: "List and show incidents"}
+	cmd.AddCommand(newIncidentsListCmd(streams), newIncidentsShowCmd(streams))
+	return cmd
+}
+
+func newIncidentsListCmd(streams IO) *cobra.Command {
+	var (
+		sf     serverFlags
+		asJSON bool
+		states []string
+		dag    string
+		limit  int
+		cursor string
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List incidents, newest first",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := sf.client(streams)
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			for _, s := range states {
+				q.Add("state", s)
+			}
+			if dag != "" {
+				q.Set("dag_id", dag)
+			}
+			if limit > 0 {
+				q.Set("limit", strconv.Itoa(limit))
+			}
+			if cursor != "" {
+				q.Set("cursor", cursor)
+			}
+			path := "/api/v1/incidents"
+			if len(q) > 0 {
+				path += "?" + q.Encode()
+			}
+			if asJSON {
+				var raw json.RawMessage
+				if err := c.do(cmd.Context(), "GET", path, nil, &raw); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
+				return err
+			}
+			var page incidentPage
+			if err := c.do(cmd.Context(), "GET", path, nil, &page); err != nil {
+				return err
+			}
+			return writeIncidentTable(streams, page)
+		},
+	}
+	sf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	cmd.Flags().StringSliceVar(&states, "state", nil, "only incidents in these states (repeatable)")
+	cmd.Flags().StringVar(&dag, "dag", "", "only incidents of this DAG")
+	cmd.Flags().IntVar(&limit, "limit", 0, "page size (default 50, at most 500)")
+	cmd.Flags().StringVar(&cursor, "cursor", "", "cursor of the next page, from a previous list")
+	return cmd
+}
+
+func writeIncidentTable(streams IO, page incidentPage) error {
+	tw := tabwriter.NewWriter(streams.Out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tSEVERITY\tDAG\tTASK\tFAILURES\tCREATED\tSUMMARY")
+	for _, in := range page.Incidents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", in.ID, in.State, in.Severity, in.DagID, in.FirstTaskID,
+			in.EventCount, in.CreatedAt.UTC().Format(time.DateTime), clipText(in.Summary, 80))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(streams.Err, "%d of %d incident(s)", len(page.Incidents), page.Total)
+	if page.NextCursor != "" {
+		fmt.Fprintf(streams.Err, "; next page: --cursor %s", page.NextCursor)
+	}
+	fmt.Fprintln(streams.Err)
+	return nil
+}
+
+func newIncidentsShowCmd(streams IO) *cobra.Command {
+	var (
+		sf     serverFlags
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one incident with its triage report",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := sf.client(streams)
+			if err != nil {
+				return err
+			}
+			path := "/api/v1/incidents/" + url.PathEscape(args[0])
+			if asJSON {
+				var raw json.RawMessage
+				if err := c.do(cmd.Context(), "GET", path, nil, &raw); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
+				return err
+			}
+			var d incidentDetail
+			if err := c.do(cmd.Context(), "GET", path, nil, &d); err != nil {
+				return err
+			}
+			return report.WriteText(streams.Out, report.New(d.Incident, d.Events, d.Findings, c.base))
+		},
+	}
+	sf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	return cmd
+}
+
+func clipText(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,193 @@
+// Package demo runs medic end to end on the embedded defaults: a built-in
+// Airflow stand-in plays a scripted stream of realistic failures, its
+// callbacks reach medic's real webhook over HTTP, the poller catches the
+// failures no callback reported, and medic triages and reports each
+// incident. It uses no external service and only the demo's own database
+// file; it must never touch a real Airflow.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/medic-sh/medic/internal/airflow/airflowsim"
+	"github.com/medic-sh/medic/internal/app"
+	"github.com/medic-sh/medic/internal/config"
+)
+
+// Options configures a demo run.
+type Options struct {
+	// Addr is where medic's API listens.
+	Addr string
+	// Once plays the whole scenario as fast as it can, waits for every
+	// incident to be triaged, prints the summary and returns.
+	Once bool
+	// DatabasePath is the demo's SQLite file; it is recreated on each run.
+	DatabasePath string
+	// Pace is the pause between scripted runs in interactive mode.
+	Pace time.Duration
+	// Deadline bounds how long Once waits for triage to finish.
+	Deadline time.Duration
+	// Reports receives the console notifier's incident reports.
+	Reports io.Writer
+	// Status receives progress lines for a person.
+	Status  io.Writer
+	Logger  *slog.Logger
+	Version string
+}
+
+// Run plays the demo. In Once mode it returns the summary; otherwise it
+// keeps serving after the scenario until ctx is done.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Deadline == 0 {
+		opts.Deadline = 60 * time.Second
+	}
+	if err := removeDatabase(opts.DatabasePath); err != nil {
+		return nil, err
+	}
+
+	password := randomHex(12)
+	sim := airflowsim.New(airflowsim.Options{Version: 3, Username: "medic", Password: password, Logger: opts.Logger})
+	scenario := airflowsim.Demo()
+	if err := sim.Load(scenario); err != nil {
+		return nil, fmt.Errorf("demo: load scenario: %w", err)
+	}
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo: listen for the Airflow stand-in: %w", err)
+	}
+	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = simSrv.Serve(simLn) }()
+	defer simSrv.Close()
+
+	secret := randomHex(32)
+	cfg := demoConfig(opts, "http://"+simLn.Addr().String(), password, secret)
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("demo: listen on %s: %w (pass --addr 127.0.0.1:0 for any free port)", cfg.Server.Addr, err)
+	}
+	cfg.Server.PublicURL = "http://" + ln.Addr().String()
+	a, err := app.New(ctx, app.Options{Config: cfg, Logger: opts.Logger, Stdout: opts.Reports, Listener: ln, Version: opts.Version})
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		_ = a.Stop(sctx)
+	}()
+	if err := a.Start(ctx); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(opts.Status, "medic demo: API on %s (try %s/api/v1/incidents)\n", cfg.Server.PublicURL, cfg.Server.PublicURL)
+	fmt.Fprintf(opts.Status, "medic demo: Airflow 3 stand-in on http://%s, database %s\n", simLn.Addr(), opts.DatabasePath)
+
+	cb := newCallbackSender(cfg.Server.PublicURL+"/api/v1/events", []byte(secret), opts.Logger)
+	sim.OnTaskFailed(cb.send)
+
+	p := &player{sim: sim, status: opts.Status}
+	if err := p.play(ctx, scenario, opts); err != nil {
+		return nil, err
+	}
+	cb.wait()
+	if !opts.Once {
+		fmt.Fprintf(opts.Status, "medic demo: scenario played; medic keeps serving on %s until Ctrl-C\n", cfg.Server.PublicURL)
+		<-ctx.Done()
+		return nil, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, opts.Deadline)
+	defer cancel()
+	res, err := waitForTriage(wctx, a.Store(), p.failedRuns)
+	if err != nil {
+		return res, err
+	}
+	res.Callbacks, res.CallbackErrors = cb.counts()
+	res.ScriptedRuns = len(scenario.Steps)
+	return res, nil
+}
+
+func demoConfig(opts Options, simURL, password, secret string) *config.Config {
+	cfg := config.Default()
+	cfg.Database.URL = opts.DatabasePath
+	cfg.Server.Addr = opts.Addr
+	cfg.Log.Level = "warn"
+	cfg.Ingest.Webhook.Secret = config.NewSecret(secret)
+	inst := config.DefaultAirflowInstance()
+	inst.Name = "demo"
+	inst.URL = simURL
+	inst.Version = "3"
+	inst.Username, inst.Password = "medic", config.NewSecret(password)
+	inst.Poll.Interval = time.Second
+	// The stand-in is in-process: no need to protect it like a real Airflow.
+	inst.RateLimit, inst.Burst, inst.MaxConcurrency = 500, 100, 16
+	cfg.Airflow.Instances = []config.AirflowInstance{inst}
+	return cfg
+}
+
+// removeDatabase deletes the demo's previous database so every run starts
+// from the same state.
+func removeDatabase(path string) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("demo: remove previous demo database %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// player plays the scenario's runs on the stand-in.
+type player struct {
+	sim    *airflowsim.Server
+	status io.Writer
+
+	mu         sync.Mutex
+	failedRuns int
+}
+
+func (p *player) play(ctx context.Context, sc airflowsim.Scenario, opts Options) error {
+	start := time.Now()
+	for i, step := range sc.Steps {
+		if !opts.Once {
+			pace := opts.Pace
+			if pace == 0 {
+				pace = 2 * time.Second
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Until(start.Add(time.Duration(i) * pace))):
+			}
+		}
+		run, err := p.sim.StartRun(step.DagID, step.RunID, step.LogicalDate, step.Outcomes)
+		if err != nil {
+			return fmt.Errorf("demo: play %s/%s: %w", step.DagID, step.RunID, err)
+		}
+		if run.State == airflowsim.StateFailed {
+			p.mu.Lock()
+			p.failedRuns++
+			p.mu.Unlock()
+		}
+		fmt.Fprintf(p.status, "medic demo: airflow ran %s %s → %s\n", step.DagID, step.RunID, run.State)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/report"
+	"github.com/medic-sh/medic/internal/store"
+)
+
+// Result is what a demo --once run measured.
+type Result struct {
+	ScriptedRuns   int     `json:"scripted_runs"`
+	Incidents      int     `json:"incidents"`
+	Triaged        int     `json:"triaged"`
+	Notified       int     `json:"notified"`
+	Events         int     `json:"events"`
+	Deliveries     int     `json:"deliveries"`
+	Callbacks      int     `json:"callbacks_accepted"`
+	CallbackErrors int     `json:"callback_errors"`
+	FromPoller     int     `json:"events_from_poller"`
+	MedianTriageMS float64 `json:"median_triage_ms"`
+	MaxTriageMS    float64 `json:"max_triage_ms"`
+	Rows           []Row   `json:"rows"`
+}
+
+// Row is one incident of the summary table.
+type Row struct {
+	IncidentID string `json:"incident_id"`
+	DagID      string `json:"dag_id"`
+	Task       string `json:"task"`
+	State      string `json:"state"`
+	Severity   string `json:"severity"`
+	Failures   int    `json:"failures"`
+	Sources    string `json:"sources"`
+	Pattern    string `json:"pattern"`
+	Tasks      string `json:"tasks"`
+	Headline   string `json:"headline"`
+	LogLines   int    `json:"log_lines"`
+	TriageMS   int64  `json:"triage_ms"`
+}
+
+// waitForTriage waits until want incidents exist and all are triaged and
+// reported, then reads the summary.
+func waitForTriage(ctx context.Context, st store.Store, want int) (*Result, error) {
+	for {
+		res, done, err := summarize(ctx, st, want)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			return res, nil
+		}
+		select {
+		case <-ctx.Done():
+			return res, fmt.Errorf("demo: %d of %d incident(s) triaged when the deadline passed", res.Triaged, want)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func summarize(ctx context.Context, st store.Store, want int) (*Result, bool, error) {
+	page, err := st.IncidentList(ctx, &store.IncidentListParams{Limit: store.MaxListLimit})
+	if err != nil {
+		return nil, false, err
+	}
+	res := &Result{Incidents: page.Total}
+	var durations []float64
+	for i := len(page.Incidents) - 1; i >= 0; i-- {
+		r, err := report.Load(ctx, st, page.Incidents[i].ID, "")
+		if err != nil {
+			return nil, false, err
+		}
+		inc := r.Incident
+		if inc.TriagedAt != nil {
+			res.Triaged++
+			durations = append(durations, float64(r.TriageDuration.Microseconds())/1000)
+		}
+		if inc.NotifiedAt != nil {
+			res.Notified++
+		}
+		res.Rows = append(res.Rows, row(r))
+		res.Events += len(r.Events)
+		for _, ev := range r.Events {
+			res.Deliveries += ev.Deliveries
+			if ev.Source == incident.SourcePoller {
+				res.FromPoller++
+			}
+		}
+	}
+	sort.Float64s(durations)
+	if n := len(durations); n > 0 {
+		res.MedianTriageMS = durations[n/2]
+		if n%2 == 0 {
+			res.MedianTriageMS = (durations[n/2-1] + durations[n/2]) / 2
+		}
+		res.MaxTriageMS = durations[n-1]
+	}
+	done := res.Incidents >= want && res.Triaged == res.Incidents && res.Notified == res.Incidents
+	return res, done, nil
+}
+
+func row(r *report.Report) Row {
+	inc := r.Incident
+	out := Row{IncidentID: inc.ID, DagID: inc.DagID, Task: r.FocusTask(), State: string(inc.State), Severity: string(inc.Severity),
+		Failures: inc.EventCount, TriageMS: r.TriageDuration.Milliseconds()}
+	srcs := map[string]bool{}
+	for _, ev := range r.Events {
+		srcs[string(ev.Source)] = true
+	}
+	out.Sources = strings.Join(sortedKeys(srcs), "+")
+	if fq := r.Triage.Frequency; fq != nil {
+		out.Pattern = fmt.Sprintf("%s (%d)", fq.Pattern, fq.FailedRuns)
+	}
+	if ft := r.Triage.Failed; ft != nil {
+		out.Tasks = fmt.Sprintf("%d failed, %d blocked", len(ft.Failed), len(ft.UpstreamFailed))
+	}
+	if lg := r.Triage.Log; lg != nil {
+		out.Headline, out.LogLines = lg.Headline, lg.TailLines
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WriteTable prints the summary for a person.
+func (r *Result) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INCIDENT\tDAG.TASK\tSTATE\tSEV\tFAILURES\tFROM\tFREQUENCY\tTASKS\tTRIAGE\tERROR")
+	for _, row := range r.Rows {
+		fmt.Fprintf(tw, "%s\t%s.%s\t%s\t%s\t%d\t%s\t%s\t%s\t%dms\t%s\n", row.IncidentID, row.DagID, row.Task, row.State,
+			row.Severity, row.Failures, row.Sources, row.Pattern, row.Tasks, row.TriageMS, clip(row.Headline, 70))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\n%d scripted runs → %d incidents (%d triaged, %d reported) from %d failure events (%d deliveries: callbacks %d, %d caught only by the poller)\nmedian time from event receipt to completed triage: %.1f ms (max %.1f ms)\n",
+		r.ScriptedRuns, r.Incidents, r.Triaged, r.Notified, r.Events, r.Deliveries, r.Callbacks, r.FromPoller, r.MedianTriageMS, r.MaxTriageMS)
+	return err
+}
+
+// WriteJSON prints the summary as one JSON line.
+func (r *Result) WriteJSON(w io.Writer) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func clip(s string, n int) string {
+	rs := []rune(s)
+	if len(rs) <= n {
+		return s
+	}
+	return string(rs[:n-1]) + "…"
+}

@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/store"
+)
+
+// incidentPage is the body of GET /api/v1/incidents.
+type incidentPage struct {
+	Incidents []*incident.Incident `json:"incidents"`
+	// NextCursor fetches the next page; "" on the last one.
+	NextCursor string `json:"next_cursor"`
+	// Total counts every incident matching the filters, across pages.
+	Total int `json:"total"`
+}
+
+// incidentDetail is the body of GET /api/v1/incidents/{id}.
+type incidentDetail struct {
+	Incident *incident.Incident       `json:"incident"`
+	Events   []*incident.FailureEvent `json:"events"`
+	// Session is the triage session, null if the incident has none.
+	Session *sessionView `json:"session"`
+	// Findings are the triage session's own findings.
+	Findings []*incident.Finding `json:"findings"`
+}
+
+// listParams are the query parameters GET /api/v1/incidents understands.
+var listParams = []string{"state", "dag_id", "instance", "since", "limit", "cursor"}
+
+const maxCursorLen = 1024
+
+func (s *server) listIncidents(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.parseListParams(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	res, err := s.store.IncidentList(r.Context(), p)
+	if errors.Is(err, store.ErrInvalidCursor) {
+		return badParam("cursor", "cursor is not one this server issued: start again without it")
+	}
+	if err != nil {
+		return fmt.Errorf("list incidents: %w", err)
+	}
+	page := incidentPage{Incidents: res.Incidents, NextCursor: res.NextCursor, Total: res.Total}
+	if page.Incidents == nil {
+		page.Incidents = []*incident.Incident{}
+	}
+	s.writeJSON(w, r, http.StatusOK, page)
+	return nil
+}
+
+// parseListParams validates the filters, naming the parameter at fault.
+func (s *server) parseListParams(q url.Values) (*store.IncidentListParams, error) {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(listParams, name):
+			return nil, badParam(name, fmt.Sprintf("unknown query parameter %q: known parameters are %s",
+				clip(name, 64), strings.Join(listParams, ", ")))
+		case name != "state" && len(q[name]) > 1:
+			return nil, badParam(name, name+" may be given only once")
+		}
+	}
+	p := &store.IncidentListParams{DagID: q.Get("dag_id"), Instance: q.Get("instance"), Cursor: q.Get("cursor")}
+	for _, v := range q["state"] {
+		for part := range strings.SplitSeq(v, ",") {
+			st := incident.State(strings.TrimSpace(part))
+			switch {
+			case st == "":
+			case !st.Valid():
+				return nil, badParam("state", fmt.Sprintf("state %q is not an incident state: want one of %s", clip(string(st), 64), stateList()))
+			case !slices.Contains(p.States, st):
+				p.States = append(p.States, st)
+			}
+		}
+	}
+	if p.Instance != "" && len(s.instances) > 0 && !slices.Contains(s.instances, p.Instance) {
+		return nil, badParam("instance", fmt.Sprintf("instance %q is not configured: known instances are %s",
+			clip(p.Instance, 250), strings.Join(s.instances, ", ")))
+	}
+	if len(p.DagID) > 250 {
+		return nil, badParam("dag_id", "dag_id is longer than 250 characters")
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := parseTimeParam(v)
+		if err != nil {
+			return nil, badParam("since", fmt.Sprintf("since must be an RFC 3339 timestamp such as 2026-05-01T00:00:00Z, got %q", clip(v, 64)))
+		}
+		p.Since = t
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, badParam("limit", fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", store.MaxListLimit, clip(v, 32)))
+		}
+		p.Limit = n
+	}
+	p.Limit = store.ClampLimit(p.Limit)
+	if len(p.Cursor) > maxCursorLen {
+		return nil, badParam("cursor", "cursor is not one this server issued: start again without it")
+	}
+	return p, nil
+}
+
+// parseTimeParam reads an RFC 3339 time, forgiving the common mistake of an
+// unencoded "+" in the offset, which arrives as a space.
+func parseTimeParam(v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil && strings.Contains(v, " ") {
+		t, err = time.Parse(time.RFC3339Nano, strings.ReplaceAll(v, " ", "+"))
+	}
+	return t.UTC(), err
+}
+
+func stateList() string {
+	names := make([]string, len(incident.States))
+	for i, st := range incident.States {
+		names[i] = string(st)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (s *server) getIncident(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	missing := notFound(fmt.Sprintf("incident %s not found", clip(id, 100)))
+	if len(id) > 200 {
+		return missing
+	}
+	ctx := r.Context()
+	inc, err := s.store.IncidentGetByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return missing
+	}
+	if err != nil {
+		return fmt.Errorf("get incident %s: %w", id, err)
+	}
+	out := incidentDetail{Incident: inc, Findings: []*incident.Finding{}}
+	if out.Events, err = s.store.EventListByIncident(ctx, inc.ID); err != nil {
+		return fmt.Errorf("list events of incident %s: %w", inc.ID, err)
+	}
+	if out.Events == nil {
+		out.Events = []*incident.FailureEvent{}
+	}
+	if inc.TriageSessionID != "" {
+		sess, err := s.sessionView(r, inc.TriageSessionID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			s.log.WarnContext(ctx, "incident names a triage session that does not exist", "incident_id", inc.ID,
+				"session_id", inc.TriageSessionID)
+		case err != nil:
+			return err
+		default:
+			out.Session = sess
+			if out.Findings, err = s.findings(r, sess.ID); err != nil {
+				return err
+			}
+		}
+	}
+	s.writeJSON(w, r, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,84 @@
+package triage
+
+import "time"
+
+// Step names. Each is recorded once per session, so a resumed triage skips
+// the steps it already finished.
+const (
+	StepResolve     = "resolve"
+	StepRunSummary  = "run_summary"
+	StepFailedTasks = "failed_tasks"
+	StepFrequency   = "frequency"
+	StepLogExcerpt  = "log_excerpt"
+)
+
+// RunSummary is the data of the run_summary finding.
+type RunSummary struct {
+	DagID       string         `json:"dag_id"`
+	RunID       string         `json:"run_id"`
+	State       string         `json:"state"`
+	RunType     string         `json:"run_type,omitempty"`
+	LogicalDate *time.Time     `json:"logical_date,omitempty"`
+	StartDate   *time.Time     `json:"start_date,omitempty"`
+	EndDate     *time.Time     `json:"end_date,omitempty"`
+	DurationSec *float64       `json:"duration_sec,omitempty"`
+	Tasks       int            `json:"tasks"`
+	TaskStates  map[string]int `json:"task_states"`
+	// FirstFailingTask is the failed task that ended first: usually the cause,
+	// with the rest failing downstream of it.
+	FirstFailingTask string   `json:"first_failing_task,omitempty"`
+	FirstFailingTry  int      `json:"first_failing_try,omitempty"`
+	Owners           []string `json:"owners,omitempty"`
+	Tags             []string `json:"tags,omitempty"`
+}
+
+// FailedTask is one entry of the failed_tasks finding.
+type FailedTask struct {
+	TaskID      string     `json:"task_id"`
+	State       string     `json:"state"`
+	TryNumber   int        `json:"try_number"`
+	MaxTries    int        `json:"max_tries"`
+	Operator    string     `json:"operator,omitempty"`
+	Hostname    string     `json:"hostname,omitempty"`
+	StartDate   *time.Time `json:"start_date,omitempty"`
+	EndDate     *time.Time `json:"end_date,omitempty"`
+	DurationSec *float64   `json:"duration_sec,omitempty"`
+	// Downstream lists the tasks this failure blocked.
+	Downstream []string `json:"downstream,omitempty"`
+}
+
+// FailedTasks is the data of the failed_tasks finding.
+type FailedTasks struct {
+	Failed         []FailedTask `json:"failed"`
+	UpstreamFailed []string     `json:"upstream_failed,omitempty"`
+}
+
+// Frequency is the data of the frequency finding: how often this task failed
+// over the lookback window.
+type Frequency struct {
+	TaskID        string        `json:"task_id"`
+	Lookback      time.Duration `json:"lookback_ns"`
+	LookbackHuman string        `json:"lookback"`
+	Failures      int           `json:"failures"`
+	FailedRuns    int           `json:"failed_runs"`
+	Recurring     bool          `json:"recurring"`
+	Pattern       string        `json:"pattern"` // "one-off" or "recurring"
+	PreviousRuns  []string      `json:"previous_runs,omitempty"`
+	LastFailure   *time.Time    `json:"last_failure,omitempty"`
+}
+
+// LogExcerpt is the data of the log_excerpt finding: the redacted tail of the
+// first failing task's log and the lines that look like the error.
+type LogExcerpt struct {
+	TaskID    string   `json:"task_id"`
+	TryNumber int      `json:"try_number"`
+	Lines     []string `json:"lines"`
+	// FirstLine is the line number (1-based, within the fetched tail) of Lines[0].
+	FirstLine  int      `json:"first_line"`
+	TailLines  int      `json:"tail_lines"`
+	TailBytes  int64    `json:"tail_bytes"`
+	Truncated  bool     `json:"truncated"`
+	ErrorLines []int    `json:"error_lines,omitempty"`
+	Headline   string   `json:"headline,omitempty"`
+	Sources    []string `json:"sources,omitempty"`
+}

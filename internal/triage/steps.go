@@ -1,0 +1,298 @@
+package triage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/medic-sh/medic/internal/airflow"
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/logscan"
+)
+
+// resolve makes sure the incident knows which task tries failed. An incident
+// opened by a person's triage request has no events yet: the run's failed
+// tasks are looked up and recorded as events, joining this incident.
+func (r *Runner) resolve(ctx context.Context, st *state) (*incident.Finding, error) {
+	events, err := r.store.EventListByIncident(ctx, st.inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	var discovered []string
+	if len(events) == 0 {
+		tis, err := st.af.ListTaskInstances(ctx, st.inc.DagID, st.inc.RunID)
+		if err != nil {
+			return nil, fmt.Errorf("list task instances of %s/%s: %w", st.inc.DagID, st.inc.RunID, err)
+		}
+		for _, ti := range tis {
+			if ti.State != "failed" && ti.State != "up_for_retry" {
+				continue
+			}
+			if st.inc.FirstTaskID != "" && ti.TaskID != st.inc.FirstTaskID {
+				continue
+			}
+			ev := &incident.FailureEvent{
+				Key:      incident.Key{Instance: st.inc.Instance, DagID: ti.DagID, RunID: ti.RunID, TaskID: ti.TaskID, TryNumber: max(1, ti.TryNumber)},
+				MapIndex: ti.MapIndex, Source: incident.SourceAPI,
+			}
+			if ti.EndDate != nil {
+				ev.OccurredAt = *ti.EndDate
+			}
+			if _, err := r.events.RecordEvent(ctx, ev); err != nil {
+				return nil, fmt.Errorf("record failure of %s: %w", ti.TaskID, err)
+			}
+			discovered = append(discovered, fmt.Sprintf("%s (try %d)", ti.TaskID, ti.TryNumber))
+		}
+	}
+	summary := fmt.Sprintf("%d failure report(s) received", len(events))
+	if len(events) == 0 {
+		summary = fmt.Sprintf("no failure reported yet; found %d failed task(s) in the run", len(discovered))
+	}
+	return &incident.Finding{Summary: summary, Data: mustJSON(map[string]any{"events": len(events), "discovered": discovered})}, nil
+}
+
+// focus picks the task the later steps examine: the run's first failing task
+// when the summary found one, else the earliest reported failure.
+func (r *Runner) focus(ctx context.Context, st *state) error {
+	if st.focusTask != "" {
+		return nil
+	}
+	if rs, ok := decode[RunSummary](st.done[StepRunSummary]); ok && rs.FirstFailingTask != "" {
+		st.focusTask, st.focusTry = rs.FirstFailingTask, rs.FirstFailingTry
+		return nil
+	}
+	events, err := r.store.EventListByIncident(ctx, st.inc.ID)
+	if err != nil {
+		return err
+	}
+	if len(events) > 0 {
+		st.focusTask, st.focusTry = events[0].TaskID, events[0].TryNumber
+		return nil
+	}
+	if st.inc.FirstTaskID == "" {
+		return errors.New("no failed task is known for this incident")
+	}
+	st.focusTask, st.focusTry = st.inc.FirstTaskID, 1
+	return nil
+}
+
+func (r *Runner) runSummary(ctx context.Context, st *state) (*incident.Finding, error) {
+	run, err := st.af.GetDagRun(ctx, st.inc.DagID, st.inc.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("get run %s/%s: %w", st.inc.DagID, st.inc.RunID, err)
+	}
+	tis, err := st.af.ListTaskInstances(ctx, st.inc.DagID, st.inc.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("list task instances of %s/%s: %w", st.inc.DagID, st.inc.RunID, err)
+	}
+	rs := RunSummary{DagID: run.DagID, RunID: run.RunID, State: run.State, RunType: run.RunType, LogicalDate: run.LogicalDate,
+		StartDate: run.StartDate, EndDate: run.EndDate, Tasks: len(tis), TaskStates: map[string]int{}}
+	if run.StartDate != nil && run.EndDate != nil {
+		d := run.EndDate.Sub(*run.StartDate).Seconds()
+		rs.DurationSec = &d
+	}
+	var first *airflow.TaskInstance
+	for i := range tis {
+		ti := &tis[i]
+		rs.TaskStates[stateName(ti.State)]++
+		if ti.State != "failed" {
+			continue
+		}
+		if first == nil || endsBefore(ti, first) {
+			first = ti
+		}
+	}
+	if first != nil {
+		rs.FirstFailingTask, rs.FirstFailingTry = first.TaskID, first.TryNumber
+	}
+	if dag, err := st.af.GetDag(ctx, st.inc.DagID); err == nil {
+		rs.Owners, rs.Tags = dag.Owners, dag.Tags
+	} else if !errors.Is(err, airflow.ErrNotFound) {
+		r.log.DebugContext(ctx, "dag details unavailable", "dag_id", st.inc.DagID, "error", err)
+	}
+	summary := fmt.Sprintf("run %s is %s; %d of %d tasks failed", run.RunID, run.State, rs.TaskStates["failed"], rs.Tasks)
+	if rs.FirstFailingTask != "" {
+		summary += fmt.Sprintf("; first failure: %s (try %d)", rs.FirstFailingTask, rs.FirstFailingTry)
+	}
+	return &incident.Finding{Summary: summary, Data: mustJSON(rs), Evidence: []incident.Evidence{{
+		Source: "airflow_api", Ref: fmt.Sprintf("dags/%s/dagRuns/%s", run.DagID, run.RunID), Text: "state=" + run.State,
+	}}}, nil
+}
+
+func stateName(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func endsBefore(a, b *airflow.TaskInstance) bool {
+	switch {
+	case a.EndDate == nil:
+		return false
+	case b.EndDate == nil:
+		return true
+	case a.EndDate.Equal(*b.EndDate):
+		return a.TaskID < b.TaskID
+	}
+	return a.EndDate.Before(*b.EndDate)
+}
+
+func (r *Runner) failedTasks(ctx context.Context, st *state) (*incident.Finding, error) {
+	tis, err := st.af.ListTaskInstances(ctx, st.inc.DagID, st.inc.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("list task instances of %s/%s: %w", st.inc.DagID, st.inc.RunID, err)
+	}
+	downstream := map[string][]string{}
+	if dag, err := st.af.GetDag(ctx, st.inc.DagID); err == nil {
+		for _, t := range dag.Tasks {
+			downstream[t.ID] = t.Downstream
+		}
+	}
+	var ft FailedTasks
+	for _, ti := range tis {
+		switch ti.State {
+		case "failed", "up_for_retry":
+			ft.Failed = append(ft.Failed, FailedTask{TaskID: ti.TaskID, State: ti.State, TryNumber: ti.TryNumber, MaxTries: ti.MaxTries,
+				Operator: ti.Operator, Hostname: ti.Hostname, StartDate: ti.StartDate, EndDate: ti.EndDate, DurationSec: ti.Duration,
+				Downstream: downstream[ti.TaskID]})
+		case "upstream_failed":
+			ft.UpstreamFailed = append(ft.UpstreamFailed, ti.TaskID)
+		}
+	}
+	sort.Slice(ft.Failed, func(i, j int) bool {
+		a, b := ft.Failed[i], ft.Failed[j]
+		return endsBefore(&airflow.TaskInstance{TaskID: a.TaskID, EndDate: a.EndDate}, &airflow.TaskInstance{TaskID: b.TaskID, EndDate: b.EndDate})
+	})
+	sort.Strings(ft.UpstreamFailed)
+	names := make([]string, len(ft.Failed))
+	for i, f := range ft.Failed {
+		names[i] = fmt.Sprintf("%s (try %d/%d)", f.TaskID, f.TryNumber, max(f.TryNumber, f.MaxTries+1))
+	}
+	summary := fmt.Sprintf("%d failed: %s", len(ft.Failed), strings.Join(names, ", "))
+	if len(ft.Failed) == 0 {
+		summary = "no task is in a failed state now"
+	}
+	if n := len(ft.UpstreamFailed); n > 0 {
+		summary += fmt.Sprintf("; %d blocked downstream", n)
+	}
+	return &incident.Finding{Summary: summary, Data: mustJSON(ft)}, nil
+}
+
+func (r *Runner) frequency(ctx context.Context, st *state) (*incident.Finding, error) {
+	if err := r.focus(ctx, st); err != nil {
+		return nil, err
+	}
+	since := r.now().Add(-r.opts.FrequencyLookback)
+	tis, err := st.af.ListTaskFailures(ctx, st.inc.DagID, st.focusTask, since)
+	if err != nil {
+		return nil, fmt.Errorf("list failures of %s.%s: %w", st.inc.DagID, st.focusTask, err)
+	}
+	fq := Frequency{TaskID: st.focusTask, Lookback: r.opts.FrequencyLookback, LookbackHuman: humanDuration(r.opts.FrequencyLookback)}
+	runs := map[string]bool{st.inc.RunID: true}
+	for _, ti := range tis {
+		fq.Failures++
+		if !runs[ti.RunID] {
+			runs[ti.RunID] = true
+			fq.PreviousRuns = append(fq.PreviousRuns, ti.RunID)
+		}
+		if ti.EndDate != nil && ti.RunID != st.inc.RunID && (fq.LastFailure == nil || ti.EndDate.After(*fq.LastFailure)) {
+			t := *ti.EndDate
+			fq.LastFailure = &t
+		}
+	}
+	slices.Sort(fq.PreviousRuns)
+	fq.FailedRuns = len(runs)
+	fq.Recurring = fq.FailedRuns >= r.opts.RecurringThreshold
+	fq.Pattern = "one-off"
+	if fq.Recurring {
+		fq.Pattern = "recurring"
+	}
+	summary := fmt.Sprintf("%s: failed in %d run(s) over the last %s", fq.Pattern, fq.FailedRuns, fq.LookbackHuman)
+	return &incident.Finding{Summary: summary, Data: mustJSON(fq)}, nil
+}
+
+func (r *Runner) logExcerpt(ctx context.Context, st *state) (*incident.Finding, error) {
+	if err := r.focus(ctx, st); err != nil {
+		return nil, err
+	}
+	lg, err := st.af.TaskLog(ctx, st.inc.DagID, st.inc.RunID, st.focusTask, max(1, st.focusTry),
+		airflow.LogOptions{MaxLines: r.opts.LogTailLines, MaxBytes: r.opts.LogMaxBytes})
+	if err != nil {
+		return nil, fmt.Errorf("fetch log of %s try %d: %w", st.focusTask, st.focusTry, err)
+	}
+	lines := logscan.RedactLines(strings.Split(strings.TrimRight(lg.Text, "\n"), "\n"))
+	from, to := excerptWindow(lines, logscan.ErrorLines(lines), r.opts.ExcerptLines)
+	ex := LogExcerpt{TaskID: st.focusTask, TryNumber: st.focusTry, Lines: lines[from:to], FirstLine: from + 1,
+		TailLines: len(lines), TailBytes: lg.Bytes, Truncated: lg.Truncated, Sources: lg.Sources}
+	var evidence []incident.Evidence
+	for _, i := range logscan.ErrorLines(ex.Lines) {
+		ex.ErrorLines = append(ex.ErrorLines, from+i+1)
+	}
+	if idx, ok := headline(lines[from:to]); ok {
+		ex.Headline = stripPrefix(lines[from+idx])
+		evidence = append(evidence, incident.Evidence{Source: "log", Ref: fmt.Sprintf("%s try %d", st.focusTask, st.focusTry),
+			Line: from + idx + 1, Text: lines[from+idx]})
+	}
+	summary := fmt.Sprintf("log of %s try %d: %d line(s) read", st.focusTask, st.focusTry, len(lines))
+	if ex.Truncated {
+		summary += " (tail of a longer log)"
+	}
+	if ex.Headline != "" {
+		summary += ": " + ex.Headline
+	}
+	return &incident.Finding{Summary: summary, Data: mustJSON(ex), Evidence: evidence}, nil
+}
+
+// excerptWindow picks at most n lines ending a little after the last error
+// line and starting no earlier than needed to include the first one.
+func excerptWindow(lines []string, errs []int, n int) (int, int) {
+	if len(errs) == 0 {
+		return max(0, len(lines)-n), len(lines)
+	}
+	to := min(len(lines), errs[len(errs)-1]+4)
+	from := max(0, errs[0]-2, to-n)
+	return from, to
+}
+
+var (
+	// exceptionLine is "pkg.mod.ClassName: message", how Python and the JVM
+	// print an exception; all-caps labels (HINT:, DETAIL:) are not names.
+	exceptionLine = regexp.MustCompile(`^(?:[A-Za-z_]\w*\.)*([A-Z]\w*[a-z]\w*)(?::\s+\S.*)?$`)
+	airflowPrefix = regexp.MustCompile(`^\[[^\]]+\]\s*(?:\{[^}]*\}\s*)?(?:[A-Z]+\s*-\s*)?`)
+	noiseLines    = []string{"Task failed with exception", "Marking task as", "Task exited with return code 1", "::endgroup::", "::group::"}
+)
+
+// headline returns the index of the line that best names the failure: the
+// last exception line, else the last error-looking line that is not Airflow's
+// generic bookkeeping.
+func headline(lines []string) (int, bool) {
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(stripPrefix(lines[i]))
+		if strings.Contains(l, ": ") && exceptionLine.MatchString(l) {
+			return i, true
+		}
+	}
+	errs := logscan.ErrorLines(lines)
+	for j := len(errs) - 1; j >= 0; j-- {
+		l := lines[errs[j]]
+		if !slices.ContainsFunc(noiseLines, func(n string) bool { return strings.Contains(l, n) }) {
+			return errs[j], true
+		}
+	}
+	return 0, false
+}
+
+func stripPrefix(l string) string { return strings.TrimSpace(airflowPrefix.ReplaceAllString(l, "")) }
+
+func humanDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+	}
+	return d.String()
+}
