@@ -158,7 +158,7 @@ func TestDomainMapping(t *testing.T) {
 		run := dagRunJSON("etl", "r1", "failed")
 		delete(run, "logical_date")
 		run["execution_date"] = "2024-05-01T00:00:00+00:00" // pre-2.2 servers
-		run["start_date"] = "2024-05-01T00:00:05.123456"   // no offset: UTC
+		run["start_date"] = "2024-05-01T00:00:05.123456"    // no offset: UTC
 		run["end_date"] = nil
 		run["conf"] = map[string]any{"k": "v"}
 		writeJSON(w, 200, run)

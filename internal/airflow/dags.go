@@ -81,12 +81,16 @@ func (c *Client) GetDag(ctx context.Context, dagID string) (*Dag, error) {
 	var tasks wireTaskCollection
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return c.doJSON(gctx, &request{op: op + " details", method: http.MethodGet, major: major,
-			rawPath: apiPath(major, "dags", dagID, "details"), idempotent: true}, &details)
+		return c.doJSON(gctx, &request{
+			op: op + " details", method: http.MethodGet, major: major,
+			rawPath: apiPath(major, "dags", dagID, "details"), idempotent: true,
+		}, &details)
 	})
 	g.Go(func() error {
-		return c.doJSON(gctx, &request{op: op + " tasks", method: http.MethodGet, major: major,
-			rawPath: apiPath(major, "dags", dagID, "tasks"), idempotent: true}, &tasks)
+		return c.doJSON(gctx, &request{
+			op: op + " tasks", method: http.MethodGet, major: major,
+			rawPath: apiPath(major, "dags", dagID, "tasks"), idempotent: true,
+		}, &tasks)
 	})
 	if err := g.Wait(); err != nil {
 		return nil, err

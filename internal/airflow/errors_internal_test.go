@@ -18,20 +18,28 @@ func TestParseErrorBody(t *testing.T) {
 		body          string
 		title, detail string
 	}{
-		{"2.x problem with null detail",
+		{
+			"2.x problem with null detail",
 			`{"detail": null, "status": 404, "title": "TaskInstance not found", "type": "https://airflow.apache.org/docs/apache-airflow/2.10.0/stable-rest-api-ref.html#section/Errors/NotFound"}`,
-			"TaskInstance not found", ""},
-		{"2.x problem with detail",
+			"TaskInstance not found", "",
+		},
+		{
+			"2.x problem with detail",
 			`{"title":"Not Found","detail":"DAGRun with DAG ID: 'X' and DagRun ID: 'Y' not found","status":404,"type":"about:blank"}`,
-			"Not Found", "DAGRun with DAG ID: 'X' and DagRun ID: 'Y' not found"},
+			"Not Found", "DAGRun with DAG ID: 'X' and DagRun ID: 'Y' not found",
+		},
 		{"3.x string detail", `{"detail":"Token Expired"}`, "", "Token Expired"},
-		{"3.x object detail",
+		{
+			"3.x object detail",
 			`{"detail":{"reason":"Unique constraint violation","statement":"hidden","orig_error":"hidden","message":"Serious error when handling your request."}}`,
-			"", "Unique constraint violation: Serious error when handling your request."},
+			"", "Unique constraint violation: Serious error when handling your request.",
+		},
 		{"3.x object without known keys", `{"detail":{"b":2,"a":"x"}}`, "", "a=x b=2"},
-		{"3.x 422 list never echoes input",
+		{
+			"3.x 422 list never echoes input",
 			`{"detail":[{"type":"missing","loc":["body","logical_date"],"msg":"Field required","input":{"password":"hunter2"}},{"type":"x","loc":["query","limit"],"msg":"bad"}]}`,
-			"", "body.logical_date: Field required; query.limit: bad"},
+			"", "body.logical_date: Field required; query.limit: bad",
+		},
 		{"html from a proxy", "<html><body>502 Bad Gateway</body></html>\n", "", "<html><body>502 Bad Gateway</body></html>"},
 		{"empty", "", "", ""},
 		{"control characters", "{\"detail\":\"a\\u0000b\\nc\"}", "", "ab c"},

@@ -102,7 +102,7 @@ func problem(w http.ResponseWriter, status int, title string, detail any) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "https://airflow.apache.org/docs/apache-airflow/2.10.0/stable-rest-api-ref.html#section/Errors/X",
+		"type":  "https://airflow.apache.org/docs/apache-airflow/2.10.0/stable-rest-api-ref.html#section/Errors/X",
 		"title": title, "status": status, "detail": detail,
 	})
 }

@@ -72,8 +72,10 @@ func (c *Client) TaskLog(ctx context.Context, dagID, runID, taskID string, try i
 			return nil, err
 		}
 		if try = cur.TryNumber; try < 1 {
-			return nil, &APIError{Op: op, Instance: c.name, Status: http.StatusNotFound, Title: "task has not run yet",
-				hint: "there is no log before the first try"}
+			return nil, &APIError{
+				Op: op, Instance: c.name, Status: http.StatusNotFound, Title: "task has not run yet",
+				hint: "there is no log before the first try",
+			}
 		}
 		op = fmt.Sprintf("fetch log %s try %d", ti, try)
 	}

@@ -60,12 +60,18 @@ func TestUnwrapPythonRepr(t *testing.T) {
 		want []reprPart
 		ok   bool
 	}{
-		{"airflow 2 sample",
+		{
+			"airflow 2 sample",
 			`[('localhost', '*** Found local files:\n***   * /root/airflow/logs/dag_id=d/run_id=r/task_id=t/attempt=1.log\nLog for testing.')]`,
-			[]reprPart{{"localhost", "*** Found local files:\n***   * /root/airflow/logs/dag_id=d/run_id=r/task_id=t/attempt=1.log\nLog for testing."}}, true},
-		{"two hosts, double quotes, escapes",
+			[]reprPart{{"localhost", "*** Found local files:\n***   * /root/airflow/logs/dag_id=d/run_id=r/task_id=t/attempt=1.log\nLog for testing."}},
+			true,
+		},
+		{
+			"two hosts, double quotes, escapes",
 			`[('w1', "it's \\ fine\t\x00\xe9\u2603\U0001f600"), ('w2', 'b\'c\"')]`,
-			[]reprPart{{"w1", "it's \\ fine\t\x00é☃😀"}, {"w2", `b'c"`}}, true},
+			[]reprPart{{"w1", "it's \\ fine\t\x00é☃😀"}, {"w2", `b'c"`}},
+			true,
+		},
 		{"empty list", `[]`, nil, true},
 		{"spaces around", " [ ( 'h' , 'x' ) ] \n", []reprPart{{"h", "x"}}, true},
 		{"lone surrogate", `[('h', '\ud800x')]`, []reprPart{{"h", "\uFFFDx"}}, true},

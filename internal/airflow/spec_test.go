@@ -2,16 +2,16 @@ package airflow_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -27,6 +27,8 @@ import (
 // with a spec-shaped body that is itself validated as a response. Paths the
 // specs do not describe are answered outside it, as real Airflow does: POST
 // /auth/token (the auth manager's own app) and /api/v2/version on 2.x (404).
+
+var farFuture = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var (
 	specMu     sync.Mutex
@@ -50,12 +52,80 @@ func specRouter(t *testing.T, version int) routers.Router {
 	doc.Security = nil
 	if version == 3 {
 		doc.OpenAPI = "3.0.3" // the file uses 3.0-style nullable throughout
+		seen := map[*openapi3.Schema]bool{}
+		for _, sr := range doc.Components.Schemas {
+			downgradeTo30(sr, seen)
+		}
+		for _, item := range doc.Paths.Map() {
+			for _, p := range item.Parameters {
+				downgradeTo30(p.Value.Schema, seen)
+			}
+			for _, op := range item.Operations() {
+				for _, p := range op.Parameters {
+					downgradeTo30(p.Value.Schema, seen)
+				}
+				if op.RequestBody != nil && op.RequestBody.Value != nil {
+					for _, mt := range op.RequestBody.Value.Content {
+						downgradeTo30(mt.Schema, seen)
+					}
+				}
+				for _, resp := range op.Responses.Map() {
+					if resp.Value != nil {
+						for _, mt := range resp.Value.Content {
+							downgradeTo30(mt.Schema, seen)
+						}
+					}
+				}
+			}
+		}
 	}
 	doc.Servers = openapi3.Servers{{URL: server}}
 	r, err := legacy.NewRouter(doc, openapi3.AllowExtraSiblingFields("const", "prefixItems", "examples"))
 	require.NoError(t, err)
 	specRoutes[version] = r
 	return r
+}
+
+// downgradeTo30 rewrites the few JSON Schema 2020-12 forms left in the 3.1
+// file: anyOf [X, {type: null}] becomes a nullable anyOf [X], and a numeric
+// exclusiveMinimum/Maximum becomes minimum/maximum with the boolean flag.
+func downgradeTo30(ref *openapi3.SchemaRef, seen map[*openapi3.Schema]bool) {
+	if ref == nil || ref.Value == nil || seen[ref.Value] {
+		return
+	}
+	s := ref.Value
+	seen[s] = true
+	kept := s.AnyOf[:0:0]
+	for _, b := range s.AnyOf {
+		if b.Value != nil && b.Value.Type != nil && b.Value.Type.Is("null") {
+			s.Nullable = true
+			continue
+		}
+		kept = append(kept, b)
+	}
+	if len(s.AnyOf) > 0 {
+		s.AnyOf = kept
+	}
+	if v := s.ExclusiveMin.Value; v != nil { // numeric bound → minimum + flag
+		s.Min = ptr(*v)
+		s.WithExclusiveMin(true)
+	}
+	if v := s.ExclusiveMax.Value; v != nil {
+		s.Max = ptr(*v)
+		s.WithExclusiveMax(true)
+	}
+	for _, group := range [][]*openapi3.SchemaRef{s.AnyOf, s.OneOf, s.AllOf} {
+		for _, b := range group {
+			downgradeTo30(b, seen)
+		}
+	}
+	for _, p := range s.Properties {
+		downgradeTo30(p, seen)
+	}
+	downgradeTo30(s.Items, seen)
+	if s.AdditionalProperties.Schema != nil {
+		downgradeTo30(s.AdditionalProperties.Schema, seen)
+	}
 }
 
 // specAnswer produces a response for one operation.
@@ -74,8 +144,10 @@ type specServer struct {
 }
 
 func newSpecServer(t *testing.T, version int, answers map[string]specAnswer) *specServer {
-	return &specServer{t: t, version: version, router: specRouter(t, version), answers: answers,
-		ops: map[string]int{}, bodies: map[string][]map[string]any{}}
+	return &specServer{
+		t: t, version: version, router: specRouter(t, version), answers: answers,
+		ops: map[string]int{}, bodies: map[string][]map[string]any{},
+	}
 }
 
 func (s *specServer) violate(format string, args ...any) {
@@ -122,7 +194,14 @@ func (s *specServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(599)
 		return
 	}
-	status, ctype, payload := answer(r, params, body)
+	decoded := make(map[string]string, len(params))
+	for k, v := range params {
+		if u, err := url.PathUnescape(v); err == nil {
+			v = u
+		}
+		decoded[k] = v
+	}
+	status, ctype, payload := answer(r, decoded, body)
 	w.Header().Set("Content-Type", ctype)
 	w.WriteHeader(status)
 	_, _ = w.Write(payload)
@@ -135,8 +214,10 @@ func (s *specServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	rin := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status,
-		Header: w.Header(), Body: io.NopCloser(bytes.NewReader(payload)), Options: opts}
+	rin := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: status,
+		Header: w.Header(), Body: io.NopCloser(bytes.NewReader(payload)), Options: opts,
+	}
 	if err := openapi3filter.ValidateResponse(r.Context(), rin); err != nil {
 		s.violate("%s response (the test's fixture): %v", op, err)
 	}
@@ -203,5 +284,3 @@ func pagedAnswer(key string, total int, item func(i int) map[string]any) specAns
 		return jsonBytes(200, map[string]any{key: items, "total_entries": total})
 	}
 }
-
-func runIDs(n int) string { return strings.Repeat("x", n) }

@@ -104,8 +104,10 @@ func (c *Client) listTIs(ctx context.Context, op string, major int, rawPath stri
 			q[k] = v
 		}
 		var page wireTaskInstanceCollection
-		err := c.doJSON(ctx, &request{op: op, method: http.MethodGet, rawPath: rawPath, query: q,
-			major: major, idempotent: true}, &page)
+		err := c.doJSON(ctx, &request{
+			op: op, method: http.MethodGet, rawPath: rawPath, query: q,
+			major: major, idempotent: true,
+		}, &page)
 		return page.TaskInstances, page.Total, err
 	})
 	return domainTIs(tis), err
@@ -164,8 +166,10 @@ func (c *Client) ListTaskTries(ctx context.Context, dagID, runID, taskID string)
 	}
 	// 3.x: not paged (TaskInstanceHistoryCollectionResponse).
 	var page wireTaskInstanceCollection
-	if err := c.doJSON(ctx, &request{op: op, method: http.MethodGet, rawPath: rawPath, major: major,
-		idempotent: true}, &page); err != nil {
+	if err := c.doJSON(ctx, &request{
+		op: op, method: http.MethodGet, rawPath: rawPath, major: major,
+		idempotent: true,
+	}, &page); err != nil {
 		return nil, err
 	}
 	return domainTIs(page.TaskInstances), nil
@@ -202,14 +206,18 @@ func (c *Client) ListTaskFailures(ctx context.Context, dagID, taskID string, sin
 		return c.listTIs(ctx, op, major, apiPath(major, "dags", dagID, "dagRuns", "~", "taskInstances"), q)
 	}
 	tis, err := collect(ctx, c, op, 0, func(offset, n int) ([]wireTaskInstance, int, error) {
-		body := listTIsBatchBody{DagIDs: []string{dagID}, TaskIDs: []string{taskID}, State: []string{"failed"},
-			PageOffset: offset, PageLimit: n}
+		body := listTIsBatchBody{
+			DagIDs: []string{dagID}, TaskIDs: []string{taskID}, State: []string{"failed"},
+			PageOffset: offset, PageLimit: n,
+		}
 		if !since.IsZero() {
 			body.StartDateGTE = formatTime(since)
 		}
 		var page wireTaskInstanceCollection
-		err := c.doJSON(ctx, &request{op: op, method: http.MethodPost, major: major, idempotent: true,
-			rawPath: apiPath(major, "dags", "~", "dagRuns", "~", "taskInstances", "list"), body: body}, &page)
+		err := c.doJSON(ctx, &request{
+			op: op, method: http.MethodPost, major: major, idempotent: true,
+			rawPath: apiPath(major, "dags", "~", "dagRuns", "~", "taskInstances", "list"), body: body,
+		}, &page)
 		return page.TaskInstances, page.Total, err
 	})
 	if err != nil {

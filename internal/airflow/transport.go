@@ -61,8 +61,10 @@ func (c *Client) doJSON(ctx context.Context, req *request, out any) error {
 }
 
 func (c *Client) responseError(req *request, status int, title string) *APIError {
-	return &APIError{Op: req.op, Instance: c.name, Status: status, Title: title,
-		hint: "is the base url an Airflow api-server/webserver of the configured version?"}
+	return &APIError{
+		Op: req.op, Instance: c.name, Status: status, Title: title,
+		hint: "is the base url an Airflow api-server/webserver of the configured version?",
+	}
 }
 
 // do runs req with rate limiting, bounded concurrency, a timeout per attempt,
@@ -145,8 +147,10 @@ func (c *Client) do(ctx context.Context, req *request, handle func(*http.Respons
 				continue
 			}
 		}
-		ae := &APIError{Op: req.op, Instance: c.name, Status: status, Title: cmpOr(title, http.StatusText(status)),
-			Detail: detail, hint: statusHint(status, c.loginMode(req.major))}
+		ae := &APIError{
+			Op: req.op, Instance: c.name, Status: status, Title: cmpOr(title, http.StatusText(status)),
+			Detail: detail, hint: statusHint(status, c.loginMode(req.major)),
+		}
 		if cred.jwt != "" && cred.fresh && (status == http.StatusUnauthorized || status == http.StatusForbidden) {
 			ae.config = true
 			ae.hint = "a token just issued by /auth/token was refused: check that the user's role allows this, " +

@@ -163,8 +163,10 @@ func TestConnectionRefusedIsRetriedEvenForWrites(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
-	c, err := airflow.New(airflow.Options{Name: "down", BaseURL: "http://" + addr, Version: "2",
-		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, HTTPClient: &http.Client{Transport: &http.Transport{}}})
+	c, err := airflow.New(airflow.Options{
+		Name: "down", BaseURL: "http://" + addr, Version: "2",
+		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, HTTPClient: &http.Client{Transport: &http.Transport{}},
+	})
 	require.NoError(t, err)
 	err = trigger(c)
 	require.Error(t, err)

@@ -110,7 +110,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.defer_(func(context.Context) error { return a.store.Close() })
+	a.onStop(func(context.Context) error { return a.store.Close() })
 
 	a.ingest = ingest.NewService(a.store, groupWindow, opts.Logger, reg)
 	runner := triage.NewRunner(a.store, a.instances, a.ingest, triage.Options{
@@ -198,15 +198,16 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.store.StartJobs(ctx); err != nil {
 		return err
 	}
-	a.defer_(a.store.StopJobs)
+	a.onStop(a.store.StopJobs)
 	for _, p := range a.pollers {
 		if err := p.Start(ctx); err != nil {
 			return err
 		}
-		a.defer_(func(context.Context) error { p.Stop(); return nil })
+		a.onStop(func(context.Context) error { p.Stop(); return nil })
 	}
 	if a.listener == nil {
-		ln, err := net.Listen("tcp", a.cfg.Server.Addr)
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", a.cfg.Server.Addr)
 		if err != nil {
 			return fmt.Errorf("app: listen on %s: %w", a.cfg.Server.Addr, err)
 		}
@@ -214,10 +215,10 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	go func() {
 		if err := a.server.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("http server stopped", "error", err)
+			a.log.ErrorContext(ctx, "http server stopped", "error", err)
 		}
 	}()
-	a.defer_(a.server.Shutdown)
+	a.onStop(a.server.Shutdown)
 	if a.cfg.LoopbackOnly() {
 		a.log.WarnContext(ctx, "no API tokens configured: the API accepts unauthenticated requests from this machine only", "addr", a.Addr())
 	}
@@ -262,7 +263,7 @@ func (a *App) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (a *App) defer_(fn func(ctx context.Context) error) {
+func (a *App) onStop(fn func(ctx context.Context) error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.cleanup = append(a.cleanup, fn)

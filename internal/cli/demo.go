@@ -38,7 +38,7 @@ func newDemoCmd(streams IO) *cobra.Command {
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(streams.Err, &slog.HandlerOptions{Level: level}))
-			var reports io.Writer = streams.Out
+			reports := streams.Out
 			if asJSON {
 				reports = io.Discard
 				if verbose {

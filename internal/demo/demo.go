@@ -65,17 +65,18 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := sim.Load(scenario); err != nil {
 		return nil, fmt.Errorf("demo: load scenario: %w", err)
 	}
-	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	simLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("demo: listen for the Airflow stand-in: %w", err)
 	}
 	simSrv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = simSrv.Serve(simLn) }()
-	defer simSrv.Close()
+	defer func() { _ = simSrv.Close() }()
 
 	secret := randomHex(32)
 	cfg := demoConfig(opts, "http://"+simLn.Addr().String(), password, secret)
-	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	ln, err := lc.Listen(ctx, "tcp", cfg.Server.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("demo: listen on %s: %w (pass --addr 127.0.0.1:0 for any free port)", cfg.Server.Addr, err)
 	}

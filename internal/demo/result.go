@@ -109,8 +109,10 @@ func summarize(ctx context.Context, st store.Store, want int) (*Result, bool, er
 
 func row(r *report.Report) Row {
 	inc := r.Incident
-	out := Row{IncidentID: inc.ID, DagID: inc.DagID, Task: r.FocusTask(), State: string(inc.State), Severity: string(inc.Severity),
-		Failures: inc.EventCount, TriageMS: r.TriageDuration.Milliseconds()}
+	out := Row{
+		IncidentID: inc.ID, DagID: inc.DagID, Task: r.FocusTask(), State: string(inc.State), Severity: string(inc.Severity),
+		Failures: inc.EventCount, TriageMS: r.TriageDuration.Milliseconds(),
+	}
 	srcs := map[string]bool{}
 	for _, ev := range r.Events {
 		srcs[string(ev.Source)] = true

@@ -72,8 +72,10 @@ func NewPoller(src PollSource, rec Recorder, marks MarkStore, opts PollerOptions
 	if opts.Overlap == 0 {
 		opts.Overlap = 2 * time.Minute
 	}
-	return &Poller{src: src, rec: rec, marks: marks, opts: opts, seen: map[incident.Key]time.Time{},
-		log: opts.Logger.With("component", "poller", "instance", opts.Instance)}
+	return &Poller{
+		src: src, rec: rec, marks: marks, opts: opts, seen: map[incident.Key]time.Time{},
+		log: opts.Logger.With("component", "poller", "instance", opts.Instance),
+	}
 }
 
 // PollOnce polls one time and returns how many failed task tries it recorded

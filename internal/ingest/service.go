@@ -26,11 +26,13 @@ type Service struct {
 // NewService returns a Service. window is how long an incident keeps
 // collecting failures of its group. reg may be nil.
 func NewService(st store.Store, window time.Duration, logger *slog.Logger, reg prometheus.Registerer) *Service {
-	s := &Service{store: st, window: window, log: logger.With("component", "ingest"),
+	s := &Service{
+		store: st, window: window, log: logger.With("component", "ingest"),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medic_failure_events_total",
 			Help: "Failure reports received, by source and whether they were new, duplicates or rejected.",
-		}, []string{"source", "result"})}
+		}, []string{"source", "result"}),
+	}
 	if reg != nil {
 		reg.MustRegister(s.events)
 	}

@@ -31,7 +31,7 @@ type Reader interface {
 	FindingListBySession(ctx context.Context, sessionID string) ([]*incident.Finding, error)
 }
 
-var _ Reader = (store.Store)(nil)
+var _ Reader = store.Store(nil)
 
 // Load builds the report of an incident. baseURL, when set, is medic's public
 // URL for the link.

@@ -28,7 +28,7 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, ", started %s", rs.StartDate.UTC().Format(time.RFC3339))
 		}
 		if rs.DurationSec != nil {
-			fmt.Fprintf(&b, ", took %s", (time.Duration(*rs.DurationSec * float64(time.Second))).Round(time.Second))
+			fmt.Fprintf(&b, ", took %s", time.Duration(*rs.DurationSec*float64(time.Second)).Round(time.Second))
 		}
 		fmt.Fprintf(&b, "\n  Tasks: %s\n", taskStates(rs.TaskStates))
 	}

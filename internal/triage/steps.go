@@ -90,8 +90,10 @@ func (r *Runner) runSummary(ctx context.Context, st *state) (*incident.Finding, 
 	if err != nil {
 		return nil, fmt.Errorf("list task instances of %s/%s: %w", st.inc.DagID, st.inc.RunID, err)
 	}
-	rs := RunSummary{DagID: run.DagID, RunID: run.RunID, State: run.State, RunType: run.RunType, LogicalDate: run.LogicalDate,
-		StartDate: run.StartDate, EndDate: run.EndDate, Tasks: len(tis), TaskStates: map[string]int{}}
+	rs := RunSummary{
+		DagID: run.DagID, RunID: run.RunID, State: run.State, RunType: run.RunType, LogicalDate: run.LogicalDate,
+		StartDate: run.StartDate, EndDate: run.EndDate, Tasks: len(tis), TaskStates: map[string]int{},
+	}
 	if run.StartDate != nil && run.EndDate != nil {
 		d := run.EndDate.Sub(*run.StartDate).Seconds()
 		rs.DurationSec = &d
@@ -158,9 +160,11 @@ func (r *Runner) failedTasks(ctx context.Context, st *state) (*incident.Finding,
 	for _, ti := range tis {
 		switch ti.State {
 		case "failed", "up_for_retry":
-			ft.Failed = append(ft.Failed, FailedTask{TaskID: ti.TaskID, State: ti.State, TryNumber: ti.TryNumber, MaxTries: ti.MaxTries,
+			ft.Failed = append(ft.Failed, FailedTask{
+				TaskID: ti.TaskID, State: ti.State, TryNumber: ti.TryNumber, MaxTries: ti.MaxTries,
 				Operator: ti.Operator, Hostname: ti.Hostname, StartDate: ti.StartDate, EndDate: ti.EndDate, DurationSec: ti.Duration,
-				Downstream: downstream[ti.TaskID]})
+				Downstream: downstream[ti.TaskID],
+			})
 		case "upstream_failed":
 			ft.UpstreamFailed = append(ft.UpstreamFailed, ti.TaskID)
 		}
@@ -228,16 +232,20 @@ func (r *Runner) logExcerpt(ctx context.Context, st *state) (*incident.Finding, 
 	}
 	lines := logscan.RedactLines(strings.Split(strings.TrimRight(lg.Text, "\n"), "\n"))
 	from, to := excerptWindow(lines, logscan.ErrorLines(lines), r.opts.ExcerptLines)
-	ex := LogExcerpt{TaskID: st.focusTask, TryNumber: st.focusTry, Lines: lines[from:to], FirstLine: from + 1,
-		TailLines: len(lines), TailBytes: lg.Bytes, Truncated: lg.Truncated, Sources: lg.Sources}
+	ex := LogExcerpt{
+		TaskID: st.focusTask, TryNumber: st.focusTry, Lines: lines[from:to], FirstLine: from + 1,
+		TailLines: len(lines), TailBytes: lg.Bytes, Truncated: lg.Truncated, Sources: lg.Sources,
+	}
 	var evidence []incident.Evidence
 	for _, i := range logscan.ErrorLines(ex.Lines) {
 		ex.ErrorLines = append(ex.ErrorLines, from+i+1)
 	}
 	if idx, ok := headline(lines[from:to]); ok {
 		ex.Headline = stripPrefix(lines[from+idx])
-		evidence = append(evidence, incident.Evidence{Source: "log", Ref: fmt.Sprintf("%s try %d", st.focusTask, st.focusTry),
-			Line: from + idx + 1, Text: lines[from+idx]})
+		evidence = append(evidence, incident.Evidence{
+			Source: "log", Ref: fmt.Sprintf("%s try %d", st.focusTask, st.focusTry),
+			Line: from + idx + 1, Text: lines[from+idx],
+		})
 	}
 	summary := fmt.Sprintf("log of %s try %d: %d line(s) read", st.focusTask, st.focusTry, len(lines))
 	if ex.Truncated {

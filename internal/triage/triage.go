@@ -88,8 +88,10 @@ func (r *Runner) Run(ctx context.Context, incidentID, sessionID string, finalAtt
 	if inc.TriagedAt != nil {
 		return nil // already done: a redelivered job
 	}
-	if _, err := r.store.IncidentTransition(ctx, &store.IncidentTransitionParams{ID: inc.ID, To: incident.StateInvestigating,
-		Actor: "medic", Reason: "triage started"}); err != nil && !errors.Is(err, incident.ErrTransition) {
+	if _, err := r.store.IncidentTransition(ctx, &store.IncidentTransitionParams{
+		ID: inc.ID, To: incident.StateInvestigating,
+		Actor: "medic", Reason: "triage started",
+	}); err != nil && !errors.Is(err, incident.ErrTransition) {
 		return fmt.Errorf("triage %s: %w", incidentID, err)
 	}
 	if _, err := r.store.SessionSetStatus(ctx, &store.SessionSetStatusParams{ID: sessionID, Status: incident.SessionRunning}); err != nil {

@@ -41,12 +41,18 @@ func TestRetriesConsumeOutcomes(t *testing.T) {
 		wantRun   string
 		callbacks []bool // WillRetry per callback
 	}{
-		{name: "fails then succeeds in-run", outcomes: []airflowsim.Outcome{fail, airflowsim.Success("")},
-			wantState: "success", wantTry: 2, wantTries: []string{"failed", "success"}, wantLoad: "success", wantRun: "success", callbacks: []bool{true}},
-		{name: "last outcome repeats", outcomes: []airflowsim.Outcome{fail},
-			wantState: "failed", wantTry: 2, wantTries: []string{"failed", "failed"}, wantLoad: "upstream_failed", wantRun: "failed", callbacks: []bool{true, false}},
-		{name: "unscripted succeeds", outcomes: nil,
-			wantState: "success", wantTry: 1, wantTries: []string{"success"}, wantLoad: "success", wantRun: "success"},
+		{
+			name: "fails then succeeds in-run", outcomes: []airflowsim.Outcome{fail, airflowsim.Success("")},
+			wantState: "success", wantTry: 2, wantTries: []string{"failed", "success"}, wantLoad: "success", wantRun: "success", callbacks: []bool{true},
+		},
+		{
+			name: "last outcome repeats", outcomes: []airflowsim.Outcome{fail},
+			wantState: "failed", wantTry: 2, wantTries: []string{"failed", "failed"}, wantLoad: "upstream_failed", wantRun: "failed", callbacks: []bool{true, false},
+		},
+		{
+			name: "unscripted succeeds", outcomes: nil,
+			wantState: "success", wantTry: 1, wantTries: []string{"success"}, wantLoad: "success", wantRun: "success",
+		},
 	}
 	for _, version := range versions {
 		for _, c := range cases {
@@ -106,25 +112,39 @@ func TestClear(t *testing.T) {
 		wantRun   string
 		wantCalls int
 	}{
-		{name: "empty body is a dry run", version: 2, body: map[string]any{}, listed: 2,
-			wantState: "failed", wantTry: 2, wantLoad: "upstream_failed", wantRun: "failed", wantCalls: 2},
-		{name: "empty body is a dry run", version: 3, body: map[string]any{}, listed: 2,
-			wantState: "failed", wantTry: 2, wantLoad: "upstream_failed", wantRun: "failed", wantCalls: 2},
-		{name: "v1 without reset_dag_runs leaves TIs cleared but unscheduled", version: 2,
+		{
+			name: "empty body is a dry run", version: 2, body: map[string]any{}, listed: 2,
+			wantState: "failed", wantTry: 2, wantLoad: "upstream_failed", wantRun: "failed", wantCalls: 2,
+		},
+		{
+			name: "empty body is a dry run", version: 3, body: map[string]any{}, listed: 2,
+			wantState: "failed", wantTry: 2, wantLoad: "upstream_failed", wantRun: "failed", wantCalls: 2,
+		},
+		{
+			name: "v1 without reset_dag_runs leaves TIs cleared but unscheduled", version: 2,
 			body:   map[string]any{"dry_run": false, "dag_run_id": schedID(1), "task_ids": []string{"transform"}, "include_downstream": true},
-			listed: 2, wantState: nil, wantTry: 2, wantLoad: nil, wantRun: "failed", wantCalls: 2},
-		{name: "v1 with reset_dag_runs re-executes", version: 2,
+			listed: 2, wantState: nil, wantTry: 2, wantLoad: nil, wantRun: "failed", wantCalls: 2,
+		},
+		{
+			name: "v1 with reset_dag_runs re-executes", version: 2,
 			body:   map[string]any{"dry_run": false, "dag_run_id": schedID(1), "task_ids": []string{"transform"}, "include_downstream": true, "reset_dag_runs": true},
-			listed: 2, wantState: "success", wantTry: 3, wantLoad: "success", wantRun: "success", wantCalls: 2},
-		{name: "v2 resets dag runs by default", version: 3,
+			listed: 2, wantState: "success", wantTry: 3, wantLoad: "success", wantRun: "success", wantCalls: 2,
+		},
+		{
+			name: "v2 resets dag runs by default", version: 3,
 			body:   map[string]any{"dry_run": false, "dag_run_id": schedID(1), "task_ids": []string{"transform"}, "include_downstream": true},
-			listed: 2, wantState: "success", wantTry: 3, wantLoad: "success", wantRun: "success", wantCalls: 2},
-		{name: "without downstream the upstream_failed task stays", version: 3,
+			listed: 2, wantState: "success", wantTry: 3, wantLoad: "success", wantRun: "success", wantCalls: 2,
+		},
+		{
+			name: "without downstream the upstream_failed task stays", version: 3,
 			body:   map[string]any{"dry_run": false, "dag_run_id": schedID(1), "task_ids": []string{"transform"}},
-			listed: 1, wantState: "success", wantTry: 3, wantLoad: "upstream_failed", wantRun: "failed", wantCalls: 2},
-		{name: "only_failed without task_ids clears upstream_failed too", version: 3,
+			listed: 1, wantState: "success", wantTry: 3, wantLoad: "upstream_failed", wantRun: "failed", wantCalls: 2,
+		},
+		{
+			name: "only_failed without task_ids clears upstream_failed too", version: 3,
 			body:   map[string]any{"dry_run": false},
-			listed: 2, wantState: "success", wantTry: 3, wantLoad: "success", wantRun: "success", wantCalls: 2},
+			listed: 2, wantState: "success", wantTry: 3, wantLoad: "success", wantRun: "success", wantCalls: 2,
+		},
 	}
 	for _, c := range cases {
 		t.Run(fmt.Sprintf("v%d %s", c.version, c.name), func(t *testing.T) {
@@ -240,7 +260,7 @@ func TestTrigger(t *testing.T) {
 			r = b.post("/dags/paused/dagRuns", pausedBody)
 			require.Equal(t, 200, r.status, string(r.body))
 			id := r.object(t)["dag_run_id"].(string)
-			require.Equal(t, "queued", b.get("/dags/paused/dagRuns/"+esc(id)).object(t)["state"], "a paused DAG's run stays queued")
+			require.Equal(t, "queued", b.get("/dags/paused/dagRuns/" + esc(id)).object(t)["state"], "a paused DAG's run stays queued")
 			if version == 3 {
 				run := b.get("/dags/paused/dagRuns/" + esc(id)).object(t)
 				require.Nil(t, run["logical_date"])

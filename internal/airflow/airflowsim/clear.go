@@ -50,8 +50,10 @@ func (s *Server) parseClear(b *body) clearRequest {
 	// The schema-level checks, in marshmallow's order (2.x) and as the 3.x
 	// model validator raises them.
 	schemaErr := func(msg string) {
-		b.errs = append(b.errs, valErr{Type: "value_error", Loc: []any{"body"}, Msg: "Value error, " + msg, Input: b.whole,
-			Ctx: map[string]any{"error": map[string]any{}}, v1: fmt.Sprintf("{'_schema': ['%s']}", msg)})
+		b.errs = append(b.errs, valErr{
+			Type: "value_error", Loc: []any{"body"}, Msg: "Value error, " + msg, Input: b.whole,
+			Ctx: map[string]any{"error": map[string]any{}}, v1: fmt.Sprintf("{'_schema': ['%s']}", msg),
+		})
 	}
 	switch {
 	case c.onlyFailed && c.onlyRunning:

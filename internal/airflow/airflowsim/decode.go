@@ -45,14 +45,18 @@ func readBody(r *http.Request, optional bool) *body {
 		return b
 	}
 	if err := json.Unmarshal(data, &b.whole); err != nil {
-		b.errs = append(b.errs, valErr{Type: "json_invalid", Loc: []any{"body", 0}, Msg: "JSON decode error", Input: map[string]any{},
-			Ctx: map[string]any{"error": "Expecting value"}, v1: "Failed to decode JSON object: " + err.Error()})
+		b.errs = append(b.errs, valErr{
+			Type: "json_invalid", Loc: []any{"body", 0}, Msg: "JSON decode error", Input: map[string]any{},
+			Ctx: map[string]any{"error": "Expecting value"}, v1: "Failed to decode JSON object: " + err.Error(),
+		})
 		return b
 	}
 	if err := json.Unmarshal(data, &b.raw); err != nil {
-		b.errs = append(b.errs, valErr{Type: "model_attributes_type", Loc: []any{"body"}, Input: b.whole,
+		b.errs = append(b.errs, valErr{
+			Type: "model_attributes_type", Loc: []any{"body"}, Input: b.whole,
 			Msg: "Input should be a valid dictionary or object to extract fields from",
-			v1:  fmt.Sprintf("%s is not of type 'object'", pyValue(b.whole))})
+			v1:  fmt.Sprintf("%s is not of type 'object'", pyValue(b.whole)),
+		})
 	}
 	return b
 }
@@ -159,8 +163,10 @@ func (b *body) strings(name string, minItems int) ([]string, bool) {
 	for i, item := range list {
 		s, isStr := item.(string)
 		if !isStr {
-			b.errs = append(b.errs, valErr{Type: "string_type", Loc: []any{"body", name, i}, Msg: "Input should be a valid string", Input: item,
-				v1: fmt.Sprintf("%s is not of type 'string' - '%s/%d'", pyValue(item), name, i)})
+			b.errs = append(b.errs, valErr{
+				Type: "string_type", Loc: []any{"body", name, i}, Msg: "Input should be a valid string", Input: item,
+				v1: fmt.Sprintf("%s is not of type 'string' - '%s/%d'", pyValue(item), name, i),
+			})
 			continue
 		}
 		out = append(out, s)

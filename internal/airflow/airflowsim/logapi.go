@@ -32,9 +32,11 @@ func (s *Server) handleLog(w http.ResponseWriter, r *http.Request) {
 	raw := r.PathValue(param)
 	try, err := strconv.Atoi(raw)
 	if err != nil || (s.version == 3 && try < 0) {
-		e := valErr{Type: "int_parsing", Loc: []any{"path", param}, Input: raw,
+		e := valErr{
+			Type: "int_parsing", Loc: []any{"path", param}, Input: raw,
 			Msg: "Input should be a valid integer, unable to parse string as an integer",
-			v1:  fmt.Sprintf("Wrong type, expected 'integer' for path parameter '%s'", param)}
+			v1:  fmt.Sprintf("Wrong type, expected 'integer' for path parameter '%s'", param),
+		}
 		if err == nil {
 			e = valErr{Type: "greater_than_equal", Loc: []any{"path", param}, Input: raw, Msg: "Input should be greater than or equal to 0", Ctx: map[string]any{"ge": 0}}
 		}

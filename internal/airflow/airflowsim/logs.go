@@ -382,16 +382,20 @@ func epilogue(lc logContext, exception string) []logLine {
 		"Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, %s=%s, start_date=%s, end_date=%s",
 		marking, d.ID, t.ID, r.runID, dateKey, ld, rec.start.Format("20060102T150405"), rec.end.Format("20060102T150405"))}}
 	if lc.version == 3 {
-		return append(lines, logLine{src: "supervisor.py:1870", level: "INFO", msg: "Process exited",
-			extra: []kv{{"pid", rec.pid}, {"exit_code", rec.exitCode}, {"signal_sent", false}}})
+		return append(lines, logLine{
+			src: "supervisor.py:1870", level: "INFO", msg: "Process exited",
+			extra: []kv{{"pid", rec.pid}, {"exit_code", rec.exitCode}, {"signal_sent", false}},
+		})
 	}
 	if rec.state == tiFailed {
 		msg := exception
 		if _, after, ok := strings.Cut(firstLine(exception), ": "); ok {
 			msg = after
 		}
-		lines = append(lines, logLine{src: "standard_task_runner.py:124", level: "ERROR",
-			msg: fmt.Sprintf("Failed to execute job %d for task %s (%s; %d)", rec.jobID, t.ID, msg, rec.pid)})
+		lines = append(lines, logLine{
+			src: "standard_task_runner.py:124", level: "ERROR",
+			msg: fmt.Sprintf("Failed to execute job %d for task %s (%s; %d)", rec.jobID, t.ID, msg, rec.pid),
+		})
 	}
 	return append(lines,
 		logLine{src: "local_task_job_runner.py:243", level: "INFO", msg: fmt.Sprintf("Task exited with return code %d", rec.exitCode)},
@@ -405,10 +409,14 @@ func epilogue(lc logContext, exception string) []logLine {
 func oomEnding(version int, rec *tryRecord) []logLine {
 	if version == 3 {
 		return []logLine{
-			{src: "supervisor.py:1893", level: "CRITICAL", msg: "Process terminated by signal. For more information, see https://airflow.apache.org/docs/apache-airflow/stable/troubleshooting.html#TaskRunner-killed",
-				extra: []kv{{"signal", -9}, {"signal_name", "SIGKILL"}, {"source", "task"}}},
-			{src: "supervisor.py:1870", level: "INFO", msg: "Process exited",
-				extra: []kv{{"pid", rec.pid}, {"exit_code", -9}, {"signal_sent", false}}},
+			{
+				src: "supervisor.py:1893", level: "CRITICAL", msg: "Process terminated by signal. For more information, see https://airflow.apache.org/docs/apache-airflow/stable/troubleshooting.html#TaskRunner-killed",
+				extra: []kv{{"signal", -9}, {"signal_name", "SIGKILL"}, {"source", "task"}},
+			},
+			{
+				src: "supervisor.py:1870", level: "INFO", msg: "Process exited",
+				extra: []kv{{"pid", rec.pid}, {"exit_code", -9}, {"signal_sent", false}},
+			},
 		}
 	}
 	return []logLine{

@@ -260,8 +260,10 @@ func (s *Server) handleTrigger(w http.ResponseWriter, r *http.Request) {
 		case logical == nil:
 			logical = exec
 		case exec != nil && !exec.Equal(*logical):
-			b.errs = append(b.errs, valErr{Type: "value_error", Loc: []any{"body"}, Msg: "logical_date conflicts with execution_date",
-				v1: "{'_schema': ['logical_date conflicts with execution_date']}"})
+			b.errs = append(b.errs, valErr{
+				Type: "value_error", Loc: []any{"body"}, Msg: "logical_date conflicts with execution_date",
+				v1: "{'_schema': ['logical_date conflicts with execution_date']}",
+			})
 		}
 	}
 	if len(b.errs) > 0 {

@@ -42,8 +42,10 @@ func (f tiFilter) match(v tiView) bool {
 		(f.namePatt == nil || f.namePatt.MatchString(ti.taskID))
 }
 
-var v2TIOrder = []string{"id", "state", "duration", "start_date", "end_date", "map_index", "try_number", "logical_date",
-	"run_after", "data_interval_start", "data_interval_end", "rendered_map_index", "operator"}
+var v2TIOrder = []string{
+	"id", "state", "duration", "start_date", "end_date", "map_index", "try_number", "logical_date",
+	"run_after", "data_interval_start", "data_interval_end", "rendered_map_index", "operator",
+}
 
 func tiSortValue(v tiView, field string) sortValue {
 	switch field {
@@ -269,8 +271,10 @@ func (s *Server) lookupTI(w http.ResponseWriter, r *http.Request) (tiView, bool)
 	if v := r.URL.Query().Get("map_index"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			s.invalid(w, []valErr{{Type: "int_parsing", Loc: []any{"query", "map_index"}, Msg: "Input should be a valid integer, unable to parse string as an integer",
-				Input: v, v1: "Wrong type, expected 'integer' for query parameter 'map_index'"}})
+			s.invalid(w, []valErr{{
+				Type: "int_parsing", Loc: []any{"query", "map_index"}, Msg: "Input should be a valid integer, unable to parse string as an integer",
+				Input: v, v1: "Wrong type, expected 'integer' for query parameter 'map_index'",
+			}})
 			return tiView{}, false
 		}
 		mapIndex = n
@@ -376,8 +380,10 @@ func (s *Server) handleTry(w http.ResponseWriter, r *http.Request) {
 	raw := r.PathValue("task_try_number")
 	n, err := strconv.Atoi(raw)
 	if err != nil {
-		s.invalid(w, []valErr{{Type: "int_parsing", Loc: []any{"path", "task_try_number"}, Input: raw,
-			Msg: "Input should be a valid integer, unable to parse string as an integer", v1: fmt.Sprintf("'%s' is not of type 'integer'", raw)}})
+		s.invalid(w, []valErr{{
+			Type: "int_parsing", Loc: []any{"path", "task_try_number"}, Input: raw,
+			Msg: "Input should be a valid integer, unable to parse string as an integer", v1: fmt.Sprintf("'%s' is not of type 'integer'", raw),
+		}})
 		return
 	}
 	s.mu.Lock()

@@ -57,7 +57,7 @@ func (s *Store) EventRecord(ctx context.Context, p *store.EventRecordParams) (*s
 	}
 	res := &store.EventRecordResult{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		existing, sources, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventCols+` FROM failure_events WHERE identity = ?`, ev.Key.String()))
+		existing, sources, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventCols+` FROM failure_events WHERE identity = ?`, ev.String()))
 		switch {
 		case err == nil:
 			return s.recordDuplicate(ctx, tx, existing, sources, &ev, res)
@@ -74,7 +74,7 @@ func (s *Store) EventRecord(ctx context.Context, p *store.EventRecordParams) (*s
 		ev.Deliveries = 1
 		if _, err := tx.ExecContext(ctx, `INSERT INTO failure_events (identity, `+eventCols+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			ev.Key.String(), ev.ID, ev.Instance, ev.DagID, ev.RunID, ev.TaskID, ev.TryNumber, ev.MapIndex, ev.Source,
+			ev.String(), ev.ID, ev.Instance, ev.DagID, ev.RunID, ev.TaskID, ev.TryNumber, ev.MapIndex, ev.Source,
 			jsonText([]incident.Source{ev.Source}), fmtNullTime(ev.LogicalDate), ev.Exception, ev.LogURL, ev.Owner,
 			jsonText(ev.Tags), fmtTime(ev.OccurredAt), fmtTime(ev.ReceivedAt), ev.IncidentID, ev.Deliveries); err != nil {
 			return fmt.Errorf("insert event %s: %w", ev.Key, err)
@@ -171,8 +171,10 @@ func (s *Store) openIncident(ctx context.Context, tx *sql.Tx, inc *incident.Inci
 		return err
 	}
 	detail["group_key"] = inc.GroupKey
-	if err := insertAudit(ctx, tx, &incident.AuditEntry{At: inc.CreatedAt, Actor: actor, Action: "incident.opened",
-		IncidentID: inc.ID, Detail: detailJSON(detail)}); err != nil {
+	if err := insertAudit(ctx, tx, &incident.AuditEntry{
+		At: inc.CreatedAt, Actor: actor, Action: "incident.opened",
+		IncidentID: inc.ID, Detail: detailJSON(detail),
+	}); err != nil {
 		return err
 	}
 	if _, err := s.jobs.InsertTx(ctx, tx, store.TriageJobArgs{IncidentID: inc.ID, SessionID: sess.ID},

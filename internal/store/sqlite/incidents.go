@@ -175,8 +175,10 @@ func (s *Store) IncidentMarkNotified(ctx context.Context, p *store.IncidentMarkN
 			return nil
 		}
 		marked = true
-		return insertAudit(ctx, tx, &incident.AuditEntry{At: now, Actor: "medic", Action: "incident.notified",
-			IncidentID: p.IncidentID, Detail: detailJSON(map[string]string{"channel": p.Channel})})
+		return insertAudit(ctx, tx, &incident.AuditEntry{
+			At: now, Actor: "medic", Action: "incident.notified",
+			IncidentID: p.IncidentID, Detail: detailJSON(map[string]string{"channel": p.Channel}),
+		})
 	})
 	return marked, err
 }

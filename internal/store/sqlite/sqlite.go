@@ -101,26 +101,26 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	var err error
 	s.writer, err = sql.Open("sqlite", dsn(opts.Path, false))
 	if err != nil {
-		s.closeAll()
+		_ = s.closeAll()
 		return nil, fmt.Errorf("sqlite: open %s: %w", opts.Path, err)
 	}
 	s.writer.SetMaxOpenConns(1)
 	s.writer.SetConnMaxIdleTime(0)
 	s.reader, err = sql.Open("sqlite", dsn(opts.Path, true))
 	if err != nil {
-		s.closeAll()
+		_ = s.closeAll()
 		return nil, fmt.Errorf("sqlite: open readers for %s: %w", opts.Path, err)
 	}
 	s.reader.SetMaxOpenConns(4)
 
 	if !opts.ReadOnly {
 		if err := s.migrate(ctx); err != nil {
-			s.closeAll()
+			_ = s.closeAll()
 			return nil, err
 		}
 	}
 	if err := s.newJobClient(opts); err != nil {
-		s.closeAll()
+		_ = s.closeAll()
 		return nil, err
 	}
 	return s, nil

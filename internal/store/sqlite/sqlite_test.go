@@ -46,7 +46,7 @@ func TestReopenKeepsData(t *testing.T) {
 	require.NoError(t, st.Close())
 	st, err = sqlite.Open(ctx, sqlite.Options{Path: path})
 	require.NoError(t, err)
-	defer st.Close()
+	defer func() { require.NoError(t, st.Close()) }()
 	_, ok, err := st.PollerMarkGet(ctx, "main")
 	require.NoError(t, err)
 	require.True(t, ok)

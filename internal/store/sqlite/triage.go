@@ -103,8 +103,10 @@ func (s *Store) TriageComplete(ctx context.Context, p *store.TriageCompleteParam
 			p.Status, fmtTime(now), fmtTime(now), p.SessionID); err != nil {
 			return fmt.Errorf("finish session %s: %w", p.SessionID, err)
 		}
-		if err := insertAudit(ctx, tx, &incident.AuditEntry{At: now, Actor: "medic", Action: "incident.triaged",
-			IncidentID: inc.ID, Detail: detailJSON(map[string]any{"session_id": p.SessionID, "status": p.Status, "state": inc.State})}); err != nil {
+		if err := insertAudit(ctx, tx, &incident.AuditEntry{
+			At: now, Actor: "medic", Action: "incident.triaged",
+			IncidentID: inc.ID, Detail: detailJSON(map[string]any{"session_id": p.SessionID, "status": p.Status, "state": inc.State}),
+		}); err != nil {
 			return err
 		}
 		if _, err := s.jobs.InsertTx(ctx, tx, store.NotifyJobArgs{IncidentID: inc.ID, Reason: "triaged"},
@@ -141,8 +143,10 @@ func (s *Store) IncidentTransition(ctx context.Context, p *store.IncidentTransit
 			inc.State, fmtTime(now), inc.ID, from); err != nil {
 			return fmt.Errorf("move incident %s to %s: %w", inc.ID, p.To, err)
 		}
-		return insertAudit(ctx, tx, &incident.AuditEntry{At: now, Actor: actorOr(p.Actor), Action: "incident.transition",
-			IncidentID: inc.ID, Detail: detailJSON(map[string]any{"from": from, "to": p.To, "reason": p.Reason})})
+		return insertAudit(ctx, tx, &incident.AuditEntry{
+			At: now, Actor: actorOr(p.Actor), Action: "incident.transition",
+			IncidentID: inc.ID, Detail: detailJSON(map[string]any{"from": from, "to": p.To, "reason": p.Reason}),
+		})
 	})
 	return out, err
 }

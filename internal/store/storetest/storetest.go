@@ -229,8 +229,10 @@ func testTriageRequest(t *testing.T, h *Harness) {
 func testTriageCompleteOnce(t *testing.T, h *Harness) {
 	ctx := context.Background()
 	r := record(t, h, Event("etl", "run1", "load", 1))
-	p := &store.TriageCompleteParams{IncidentID: r.Incident.ID, SessionID: r.Incident.TriageSessionID,
-		Status: incident.SessionCompleted, Summary: "load failed", State: incident.StateEscalated, Severity: incident.SeverityHigh}
+	p := &store.TriageCompleteParams{
+		IncidentID: r.Incident.ID, SessionID: r.Incident.TriageSessionID,
+		Status: incident.SessionCompleted, Summary: "load failed", State: incident.StateEscalated, Severity: incident.SeverityHigh,
+	}
 	res, err := h.Store.TriageComplete(ctx, p)
 	require.NoError(t, err)
 	require.True(t, res.Done)
@@ -333,9 +335,11 @@ func testMarkNotified(t *testing.T, h *Harness) {
 func testFindingOnce(t *testing.T, h *Harness) {
 	ctx := context.Background()
 	r := record(t, h, Event("etl", "run1", "load", 1))
-	f := &incident.Finding{SessionID: r.Incident.TriageSessionID, IncidentID: r.Incident.ID, Kind: incident.FindingRunSummary,
+	f := &incident.Finding{
+		SessionID: r.Incident.TriageSessionID, IncidentID: r.Incident.ID, Kind: incident.FindingRunSummary,
 		Step: "run_summary", Summary: "run failed", Data: []byte(`{"state":"failed"}`),
-		Evidence: []incident.Evidence{{Source: "airflow_api", Ref: "/dags/etl/dagRuns/run1", Text: "state=failed"}}}
+		Evidence: []incident.Evidence{{Source: "airflow_api", Ref: "/dags/etl/dagRuns/run1", Text: "state=failed"}},
+	}
 	ok, err := h.Store.FindingInsert(ctx, f)
 	require.NoError(t, err)
 	require.True(t, ok)

@@ -31,31 +31,53 @@ func TestValidatorCatchesViolations(t *testing.T) {
 	}{
 		{name: "v1 good version", version: 2, method: "GET", path: "/api/v1/version", status: 200, ctype: "application/json", resp: `{"version":"2.10.5","git_version":null}`},
 		{name: "v1 version wrong type", version: 2, method: "GET", path: "/api/v1/version", status: 200, ctype: "application/json", resp: `{"version":2}`, wantResponse: true},
-		{name: "v1 bad run state", version: 2, method: "GET", path: "/api/v1/dags/d/dagRuns/r", status: 200, ctype: "application/json",
-			resp: `{"dag_id":"d","dag_run_id":"r","state":"exploded"}`, wantResponse: true},
-		{name: "v1 problem json with null detail", version: 2, method: "GET", path: "/api/v1/dags/d", status: 404, ctype: "application/problem+json",
-			resp: `{"detail":null,"status":404,"title":"DAG not found","type":"about:blank"}`},
-		{name: "v1 problem missing title", version: 2, method: "GET", path: "/api/v1/dags/d", status: 404, ctype: "application/problem+json",
-			resp: `{"detail":"x","status":404,"type":"about:blank"}`, wantResponse: true},
+		{
+			name: "v1 bad run state", version: 2, method: "GET", path: "/api/v1/dags/d/dagRuns/r", status: 200, ctype: "application/json",
+			resp: `{"dag_id":"d","dag_run_id":"r","state":"exploded"}`, wantResponse: true,
+		},
+		{
+			name: "v1 problem json with null detail", version: 2, method: "GET", path: "/api/v1/dags/d", status: 404, ctype: "application/problem+json",
+			resp: `{"detail":null,"status":404,"title":"DAG not found","type":"about:blank"}`,
+		},
+		{
+			name: "v1 problem missing title", version: 2, method: "GET", path: "/api/v1/dags/d", status: 404, ctype: "application/problem+json",
+			resp: `{"detail":"x","status":404,"type":"about:blank"}`, wantResponse: true,
+		},
 		{name: "v1 undeclared content type", version: 2, method: "GET", path: "/api/v1/dags/d", status: 200, ctype: "text/html", resp: `<html>`, wantResponse: true},
 		{name: "v1 unknown route", version: 2, method: "GET", path: "/api/v1/nope", status: 404, ctype: "application/json", resp: `{}`, wantRequest: true},
-		{name: "v1 bad query type", version: 2, method: "GET", path: "/api/v1/dags/d/dagRuns?limit=x", status: 400, ctype: "application/problem+json",
-			resp: `{"detail":"x","status":400,"title":"Bad Request","type":"about:blank"}`, wantRequest: true},
+		{
+			name: "v1 bad query type", version: 2, method: "GET", path: "/api/v1/dags/d/dagRuns?limit=x", status: 400, ctype: "application/problem+json",
+			resp: `{"detail":"x","status":400,"title":"Bad Request","type":"about:blank"}`, wantRequest: true,
+		},
 		{name: "v2 good version", version: 3, method: "GET", path: "/api/v2/version", status: 200, ctype: "application/json", resp: `{"version":"3.1.6","git_version":null}`},
-		{name: "v2 run missing required", version: 3, method: "GET", path: "/api/v2/dags/d/dagRuns/r", status: 200, ctype: "application/json",
-			resp: `{"dag_id":"d","dag_run_id":"r","state":"failed","run_type":"manual"}`, wantResponse: true},
-		{name: "v2 error detail object", version: 3, method: "POST", path: "/api/v2/dags/d/dagRuns", body: `{"logical_date":null}`, status: 409, ctype: "application/json",
-			resp: `{"detail":{"reason":"Unique constraint violation"}}`},
-		{name: "v2 422 must be a list", version: 3, method: "POST", path: "/api/v2/dags/d/dagRuns", body: `{"logical_date":null}`, status: 422, ctype: "application/json",
-			resp: `{"detail":"nope"}`, wantResponse: true},
-		{name: "v2 extra body key", version: 3, method: "POST", path: "/api/v2/dags/d/dagRuns", body: `{"logical_date":null,"x":1}`, status: 422, ctype: "application/json",
-			resp: `{"detail":[{"type":"extra_forbidden","loc":["body","x"],"msg":"Extra inputs are not permitted","input":1}]}`, wantRequest: true},
-		{name: "v2 log entry without event", version: 3, method: "GET", path: "/api/v2/dags/d/dagRuns/r/taskInstances/t/logs/1", accept: "application/json", status: 200, ctype: "application/json",
-			resp: `{"content":[{"timestamp":"2026-05-01T00:00:00Z"}],"continuation_token":null}`, wantResponse: true},
-		{name: "v2 ndjson good", version: 3, method: "GET", path: "/api/v2/dags/d/dagRuns/r/taskInstances/t/logs/1", accept: "application/x-ndjson", status: 200, ctype: "application/x-ndjson",
-			resp: "{\"event\":\"a\"}\n{\"event\":\"b\",\"level\":\"info\"}\n"},
-		{name: "v2 ndjson bad line", version: 3, method: "GET", path: "/api/v2/dags/d/dagRuns/r/taskInstances/t/logs/1", accept: "application/x-ndjson", status: 200, ctype: "application/x-ndjson",
-			resp: "{\"event\":\"a\"}\nplain text\n", wantResponse: true},
+		{
+			name: "v2 run missing required", version: 3, method: "GET", path: "/api/v2/dags/d/dagRuns/r", status: 200, ctype: "application/json",
+			resp: `{"dag_id":"d","dag_run_id":"r","state":"failed","run_type":"manual"}`, wantResponse: true,
+		},
+		{
+			name: "v2 error detail object", version: 3, method: "POST", path: "/api/v2/dags/d/dagRuns", body: `{"logical_date":null}`, status: 409, ctype: "application/json",
+			resp: `{"detail":{"reason":"Unique constraint violation"}}`,
+		},
+		{
+			name: "v2 422 must be a list", version: 3, method: "POST", path: "/api/v2/dags/d/dagRuns", body: `{"logical_date":null}`, status: 422, ctype: "application/json",
+			resp: `{"detail":"nope"}`, wantResponse: true,
+		},
+		{
+			name: "v2 extra body key", version: 3, method: "POST", path: "/api/v2/dags/d/dagRuns", body: `{"logical_date":null,"x":1}`, status: 422, ctype: "application/json",
+			resp: `{"detail":[{"type":"extra_forbidden","loc":["body","x"],"msg":"Extra inputs are not permitted","input":1}]}`, wantRequest: true,
+		},
+		{
+			name: "v2 log entry without event", version: 3, method: "GET", path: "/api/v2/dags/d/dagRuns/r/taskInstances/t/logs/1", accept: "application/json", status: 200, ctype: "application/json",
+			resp: `{"content":[{"timestamp":"2026-05-01T00:00:00Z"}],"continuation_token":null}`, wantResponse: true,
+		},
+		{
+			name: "v2 ndjson good", version: 3, method: "GET", path: "/api/v2/dags/d/dagRuns/r/taskInstances/t/logs/1", accept: "application/x-ndjson", status: 200, ctype: "application/x-ndjson",
+			resp: "{\"event\":\"a\"}\n{\"event\":\"b\",\"level\":\"info\"}\n",
+		},
+		{
+			name: "v2 ndjson bad line", version: 3, method: "GET", path: "/api/v2/dags/d/dagRuns/r/taskInstances/t/logs/1", accept: "application/x-ndjson", status: 200, ctype: "application/x-ndjson",
+			resp: "{\"event\":\"a\"}\nplain text\n", wantResponse: true,
+		},
 		{name: "v2 auth passes unvalidated", version: 3, method: "POST", path: "/auth/token", body: `{}`, status: 201, ctype: "application/json", resp: `{"access_token":"x"}`},
 	}
 	for _, c := range cases {
