@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/medic-sh/medic/internal/airflow"
 	"github.com/medic-sh/medic/internal/airflow/airflowsim"
@@ -41,7 +42,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("MEDIC_TEST_DAEMON") == "1" {
 		os.Exit(runHelperDaemon())
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // newSim returns an Airflow stand-in with one DAG whose load task fails.
