@@ -61,11 +61,8 @@ func (s *server) postEvent(w http.ResponseWriter, r *http.Request) error {
 		}
 		return fmt.Errorf("record event %s: %w", ev.Key, err)
 	}
-	log := s.log.DebugContext
-	if res.IncidentCreated {
-		log = s.log.InfoContext
-	}
-	log(r.Context(), "failure event recorded", "event_id", res.Event.ID, "incident_id", res.Incident.ID,
+	// The ingest service logs the failure itself; this line adds who sent it.
+	s.log.DebugContext(r.Context(), "failure event accepted", "event_id", res.Event.ID, "incident_id", res.Incident.ID,
 		"duplicate", res.Duplicate, "incident_created", res.IncidentCreated, "actor", id.Name)
 	s.writeJSON(w, r, http.StatusAccepted, eventAccepted{
 		EventID: res.Event.ID, IncidentID: res.Incident.ID, Duplicate: res.Duplicate,

@@ -54,7 +54,11 @@ func (s *Service) RecordEvent(ctx context.Context, ev *incident.FailureEvent) (*
 		result = "duplicate"
 	}
 	s.events.WithLabelValues(string(ev.Source), result).Inc()
-	s.log.InfoContext(ctx, "failure recorded", "source", ev.Source, "dag_id", ev.DagID, "run_id", ev.RunID,
+	log := s.log.InfoContext
+	if res.Duplicate {
+		log = s.log.DebugContext
+	}
+	log(ctx, "failure recorded", "source", ev.Source, "dag_id", ev.DagID, "run_id", ev.RunID,
 		"task_id", ev.TaskID, "try_number", ev.TryNumber, "duplicate", res.Duplicate,
 		"incident_id", res.Incident.ID, "incident_created", res.IncidentCreated)
 	return res, nil
