@@ -472,7 +472,10 @@ func TestFaults(t *testing.T) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.srv.URL+b.api("/dags/etl"), nil)
 	require.NoError(t, err)
-	_, err = b.srv.Client().Do(req)
+	resp, err := b.srv.Client().Do(req)
+	if resp != nil {
+		_ = resp.Body.Close()
+	}
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
 
 	b.sim.SetFault(airflowsim.Fault{Latency: 20 * time.Millisecond, Count: 1})

@@ -241,14 +241,14 @@ func TestTokenEndpoint(t *testing.T) {
 		r := b.request(http.MethodPost, "/auth/token", c.body, []string{"Content-Type", c.ctype}, false)
 		require.Equal(t, c.want, r.status, "%s: %s", c.name, r.body)
 		m := r.object(t)
-		switch {
-		case c.want == 201:
+		switch c.want {
+		case 201:
 			require.Len(t, m, 1, "only access_token, no token_type or expires_in")
 			tok, _ := m["access_token"].(string)
 			require.Len(t, splitDots(tok), 3)
 			b.token = tok
 			require.Equal(t, 200, b.get("/dags/~/dagRuns").status)
-		case c.want == 422:
+		case 422:
 			require.IsType(t, []any{}, m["detail"])
 		default:
 			require.Equal(t, c.detail, m["detail"])

@@ -110,7 +110,7 @@ func (s *Server) dagNotFound(w http.ResponseWriter, dagID string) {
 }
 
 func (s *Server) runNotFound(w http.ResponseWriter, dagID, runID string) {
-	s.notFound(w, "Not Found", strp(fmt.Sprintf("DAGRun with DAG ID: '%s' and DagRun ID: '%s' not found", dagID, runID)),
+	s.notFound(w, "DAGRun not found", strp(fmt.Sprintf("DAGRun with DAG ID: '%s' and DagRun ID: '%s' not found", dagID, runID)),
 		fmt.Sprintf("The DagRun with dag_id: `%s` and run_id: `%s` was not found", dagID, runID))
 }
 

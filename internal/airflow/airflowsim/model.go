@@ -58,8 +58,8 @@ type Outcome struct {
 	// ExitCode is the task process's return code; defaults to 1 for failed
 	// and 0 for success. -9 renders as a SIGKILL (OOM) ending.
 	ExitCode int
-	// Exception overrides the exception text reported to OnTaskFailed; by
-	// default it is the last exception line of the log's traceback.
+	// Exception overrides the exception text reported to OnTaskFailed (see
+	// TaskFailure.Exception for the default).
 	Exception string
 	// SilentKill marks a try that was killed from outside (SIGKILL, OOM):
 	// no OnTaskFailed callback fires for it, so only a poller can notice.
@@ -136,8 +136,11 @@ type TaskFailure struct {
 	TryNumber   int
 	MaxTries    int
 	LogicalDate time.Time
-	// Exception is the exception text: the last exception line of the
-	// traceback, e.g. `psycopg2.errors.UndefinedColumn: column "x" does not exist`.
+	// Exception is the exception text a callback would log: the final
+	// exception of the try's traceback as Python prints it, e.g.
+	// `psycopg2.errors.UndefinedColumn: column "x" does not exist` followed by
+	// the message's own continuation lines (psycopg2's LINE/HINT); without a
+	// traceback, the last ERROR record, else "Task exited with return code N".
 	Exception string
 	// LogURL is the task's log link in the Airflow UI, in the version's form.
 	LogURL   string

@@ -3,7 +3,6 @@ package airflowsim
 import (
 	"crypto/sha1"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -326,8 +325,4 @@ func (s *Server) findRun(dagID, runID string) *runState {
 		}
 	}
 	return nil
-}
-
-func (s *Server) dagIDsSorted() []string {
-	return slices.Sorted(maps.Keys(s.dags))
 }

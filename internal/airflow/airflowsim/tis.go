@@ -394,7 +394,7 @@ func (s *Server) handleTry(w http.ResponseWriter, r *http.Request) {
 	}
 	if rec := v.ti.try(n); rec != nil {
 		v.rec = rec
-	} else if !(len(v.ti.tries) == 0 && n == v.ti.tryNumber) {
+	} else if len(v.ti.tries) != 0 || n != v.ti.tryNumber {
 		s.notFound(w, "Task Instance not found", nil, fmt.Sprintf(
 			"The Task Instance with dag_id: `%s`, run_id: `%s`, task_id: `%s`, try_number: `%d` and map_index: `-1` was not found",
 			v.dag.ID, v.run.runID, v.task.ID, n))
