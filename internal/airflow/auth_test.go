@@ -201,3 +201,24 @@ func TestProactiveRefreshBeforeExpiry(t *testing.T) {
 	require.Equal(t, 2, f.loginCount(), "refreshed in the last minute before exp")
 	require.EqualValues(t, 3, f.data.Load(), "no request was refused")
 }
+
+func TestLoginErrorNamesTheOperation(t *testing.T) {
+	t.Parallel()
+	f := newFakeAuth3(t)
+	b := setup(t, f, func(o *airflow.Options) { o.Version, o.Password = "3", "wrong-password-x" })
+	_, err := b.client.ListTaskInstances(context.Background(), "etl", "r1")
+	require.ErrorContains(t, err, "airflow test: list task instances of etl/r1: log in (POST /auth/token): 401 Unauthorized: Invalid credentials")
+}
+
+func TestTokenExpiredByOurClockIsStillUsed(t *testing.T) {
+	t.Parallel()
+	f := newFakeAuth3(t)
+	f.ttl = -time.Hour // the server's clock is behind ours
+	b := setup(t, f, v3)
+	for range 3 {
+		_, err := b.client.GetDagRun(context.Background(), "etl", "r1")
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, f.loginCount(), "no login before every request")
+	require.Contains(t, b.logs.String(), "check clock sync")
+}

@@ -59,8 +59,8 @@ type Options struct {
 	Burst     int
 	// MaxConcurrency bounds in-flight requests (default 4).
 	MaxConcurrency int
-	// MaxRetries is how many times a failed attempt is retried (default 3;
-	// negative means never).
+	// MaxRetries is how many times a failed attempt is retried; 0 (or
+	// negative) means never. medic's configuration defaults it to 3.
 	MaxRetries int
 	// MinBackoff and MaxBackoff shape the exponential backoff (defaults 500ms
 	// and 30s). MaxBackoff also caps a server's Retry-After.
@@ -142,11 +142,7 @@ func New(opts Options) (*Client, error) {
 	if c.static == "" && (c.username == "") != (c.password == "") {
 		return nil, fail("set both username and password, or neither")
 	}
-	if c.maxRetries == 0 {
-		c.maxRetries = 3
-	} else if c.maxRetries < 0 {
-		c.maxRetries = 0
-	}
+	c.maxRetries = max(c.maxRetries, 0)
 	if c.minBackoff > c.maxBackoff {
 		c.minBackoff = c.maxBackoff
 	}

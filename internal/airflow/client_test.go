@@ -171,3 +171,30 @@ func TestDomainMapping(t *testing.T) {
 	require.Nil(t, run.EndDate)
 	require.Equal(t, map[string]any{"k": "v"}, run.Conf)
 }
+
+func TestErrorsNeverCarrySecrets(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		mod  func(*airflow.Options)
+		body string
+	}{
+		{"password echoed by a proxy", nil, `{"detail":"user medic-bot with password ` + testPassword + ` rejected"}`},
+		{"token echoed", func(o *airflow.Options) { o.Token = testToken }, `{"title":"Bearer ` + testToken + ` is not valid","status":400}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(tt.body))
+			}), tt.mod)
+			_, err := b.client.GetDagRun(context.Background(), "etl", "r1")
+			require.ErrorIs(t, err, airflow.ErrBadRequest)
+			require.NotContains(t, err.Error(), testPassword)
+			require.NotContains(t, err.Error(), testToken)
+			require.Contains(t, err.Error(), "[REDACTED]")
+		})
+	}
+}

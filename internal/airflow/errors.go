@@ -98,8 +98,9 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// IsRetryable reports whether err is an Airflow failure that a later identical
-// call may not repeat (overload, a restart, a network blip).
+// IsRetryable reports whether a later identical call may succeed where err
+// failed (overload, a restart, a network blip), after the client's own
+// retries were used up. It is false for a write whose outcome is unknown.
 func IsRetryable(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Retryable

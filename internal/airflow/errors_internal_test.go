@@ -92,7 +92,7 @@ func TestAPIErrorIs(t *testing.T) {
 		require.ErrorIs(t, err, want)
 		require.NotErrorIs(t, err, ErrConfig)
 		for _, other := range []error{ErrNotFound, ErrUnauthorized, ErrForbidden, ErrConflict, ErrBadRequest} {
-			if other != want {
+			if !errors.Is(other, want) {
 				require.NotErrorIs(t, err, other)
 			}
 		}

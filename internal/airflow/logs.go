@@ -25,10 +25,13 @@ type LogOptions struct {
 
 // Log is the tail of one try's log as plain text lines.
 type Log struct {
-	Text      string // the tail, newline-joined, valid UTF-8, without source headers
-	Lines     int    // lines in the whole log as far as it was read
-	Bytes     int64  // bytes of text in the whole log as far as it was read
-	Truncated bool   // Text is not the whole log (tailed, or reading stopped at the hard limit)
+	Text string // the tail, newline-joined, valid UTF-8, without source headers
+	// Lines and Bytes measure the whole log as far as it was read (for 3.x,
+	// entries that fell out of the tail are counted as one line and by their
+	// JSON size, since they are never rendered).
+	Lines     int
+	Bytes     int64
+	Truncated bool // Text is not the whole log (tailed, or reading stopped at the hard limit)
 	// Sources are where Airflow read the log from: local paths, s3://… URIs,
 	// worker URLs (2.x "*** Found …" headers, 3.x "Log message source details").
 	Sources []string
@@ -41,9 +44,10 @@ const (
 	maxLogRead = 64 << 20
 	// maxEntryBytes bounds one 3.x ndjson entry.
 	maxEntryBytes = 1 << 20
-	// maxLogPages bounds continuation-token follow-ups (only a running task
-	// has more to give).
-	maxLogPages = 3
+	// maxLogPages bounds continuation-token follow-ups. A paging handler
+	// (remote logs) must be read to the end to see the tail; a running task
+	// keeps handing out tokens. maxLogRead bounds the bytes either way.
+	maxLogPages = 50
 )
 
 // TaskLog fetches the log of one try (try <= 0: the current try) and keeps
@@ -56,6 +60,12 @@ const (
 // built whole by the server; it is still handled, streamed, when a server or
 // proxy answers JSON anyway. On Airflow 3 it asks for application/x-ndjson
 // (text/plain is a 406 there) and renders each entry as a 2.x-style line.
+//
+// Continuation tokens are followed (up to 50 pages) while the server says
+// the log goes on, since a paging handler has to be read to its end to reach
+// the tail. Reading stops after 64 MiB, and each page is bounded by
+// Options.Timeout; a log cut short either way, or by a broken connection, is
+// returned with what was read and Truncated set.
 func (c *Client) TaskLog(ctx context.Context, dagID, runID, taskID string, try int, opts LogOptions) (*Log, error) {
 	ti := dagID + "/" + runID + "/" + taskID
 	if opts.MapIndex != nil {
@@ -92,7 +102,7 @@ func (c *Client) TaskLog(ctx context.Context, dagID, runID, taskID string, try i
 		accept = "application/x-ndjson"
 	}
 	token := ""
-	for page := 0; page < maxLogPages; page++ {
+	for page := 0; ; page++ {
 		q := url.Values{}
 		if opts.MapIndex != nil {
 			q.Set("map_index", strconv.Itoa(*opts.MapIndex))
@@ -117,15 +127,19 @@ func (c *Client) TaskLog(ctx context.Context, dagID, runID, taskID string, try i
 			st.partial = true // keep what the earlier pages gave
 			break
 		}
-		if next == "" || st.capped || st.tail.total == before || tokenSaysEnd(next) {
+		if next == "" || tokenSaysEnd(next) || st.capped || st.tail.total == before {
+			break // the end, the byte limit, or a running task with nothing new
+		}
+		if page+1 >= maxLogPages {
+			st.partial = true // the text is not the end of the log
 			break
 		}
 		token = next
 	}
 	text, truncated := st.tail.finish(int(maxBytes), opts.MaxLines)
 	return &Log{
-		Text: text, Lines: int(st.tail.totalLines()), Bytes: st.tail.total,
-		Truncated: truncated || st.capped || st.partial, Sources: st.sources.list,
+		Text: text, Lines: int(st.tail.totalLines() + st.extraLines), Bytes: st.tail.total + st.extraBytes,
+		Truncated: truncated || st.capped || st.partial || st.dropped, Sources: st.sources.list,
 	}, nil
 }
 
@@ -136,8 +150,19 @@ type logReader struct {
 	budget  int64 // bytes still allowed from the network
 	major   int
 	capped  bool // stopped at maxLogRead
-	partial bool // the connection broke mid-log
+	partial bool // the connection broke mid-log, or pages were left unread
 	render  *entryRenderer
+
+	// 3.x entries dropped from the raw window before rendering.
+	dropped                bool
+	extraLines, extraBytes int64
+}
+
+// windowBytes is how much raw 3.x ndjson is kept for rendering: rendered
+// entries are rarely larger than their JSON, so four times MaxBytes is
+// enough to fill the tail.
+func (st *logReader) windowBytes() int {
+	return min(max(4*st.tail.max, 256<<10), maxLogRead)
 }
 
 // read consumes one response and returns its continuation token. A read error
@@ -229,87 +254,6 @@ func (st *logReader) readReprJSON(r io.Reader) (string, error) {
 		return false, nil
 	})
 	return string(token), err
-}
-
-// readNDJSON reads 3.x application/x-ndjson, one entry per line.
-func (st *logReader) readNDJSON(r io.Reader) error {
-	e := st.renderer()
-	br := bufio.NewReaderSize(r, 64<<10)
-	var long []byte // an entry longer than the reader's buffer
-	skipping := false
-	for {
-		chunk, err := br.ReadSlice('\n')
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			if !skipping && len(long)+len(chunk) <= maxEntryBytes {
-				long = append(long, chunk...)
-			} else if !skipping {
-				skipping, long = true, long[:0]
-				st.tail.writeLine(fmt.Sprintf("[medic: skipped a log entry larger than %d KiB]", maxEntryBytes>>10))
-			}
-			continue
-		case skipping:
-			skipping = false
-		case len(long) > 0:
-			e.renderLine(append(long, chunk...))
-			long = long[:0]
-		default:
-			e.renderLine(chunk)
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-	}
-}
-
-// readEntriesJSON reads the 3.x JSON form {"content": [entries or strings],
-// "continuation_token": …}, one element at a time.
-func (st *logReader) readEntriesJSON(r io.Reader) (string, error) {
-	e := st.renderer()
-	dec := json.NewDecoder(r)
-	var token string
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", fmt.Errorf("%w: expected an object", errJSONSyntax)
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return token, err
-		}
-		switch t {
-		case "content":
-			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-				return token, fmt.Errorf("%w: content is not a list", errJSONSyntax)
-			}
-			for dec.More() {
-				var raw json.RawMessage
-				if err := dec.Decode(&raw); err != nil {
-					return token, err
-				}
-				e.renderLine(raw)
-			}
-			if _, err := dec.Token(); err != nil {
-				return token, err
-			}
-		case "continuation_token":
-			var s *string
-			if err := dec.Decode(&s); err != nil {
-				return token, err
-			}
-			if s != nil {
-				token = *s
-			}
-		default:
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return token, err
-			}
-		}
-	}
-	return token, nil
 }
 
 func (st *logReader) renderer() *entryRenderer {

@@ -192,7 +192,7 @@ func TestTaskLogCurrentTryAndMapIndex(t *testing.T) {
 			fmt.Fprint(w, "host\nmapped log\n")
 		default:
 			t.Errorf("unexpected %s", r.URL.Path)
-			w.WriteHeader(404)
+			w.WriteHeader(http.StatusNotFound)
 		}
 	}), nil)
 	l, err := b.client.TaskLog(context.Background(), "etl", "r1", "load", 0, airflow.LogOptions{MapIndex: ptr(3)})
@@ -211,9 +211,11 @@ func TestTaskLogFollowsContinuationBounded(t *testing.T) {
 		w.Header().Set("Airflow-Continuation-Token", notEnd) // a task that keeps running
 		fmt.Fprintf(w, `{"event":"page %d"}`+"\n", len(tokens))
 	}), v3Static)
-	l := fetchLog(t, b, airflow.LogOptions{})
-	require.Equal(t, "page 1\npage 2\npage 3", l.Text)
-	require.Equal(t, []string{"", notEnd, notEnd}, tokens)
+	l := fetchLog(t, b, airflow.LogOptions{MaxLines: 2})
+	require.Equal(t, "page 49\npage 50", l.Text)
+	require.True(t, l.Truncated)
+	require.Len(t, tokens, 50, "bounded")
+	require.Equal(t, []string{"", notEnd}, tokens[:2])
 }
 
 func TestTaskLogErrors(t *testing.T) {

@@ -1,9 +1,12 @@
 package airflow
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -198,4 +201,132 @@ func renderTraceback(b *strings.Builder, raw json.RawMessage) {
 			}
 		}
 	}
+}
+
+// readNDJSON reads 3.x application/x-ndjson, one entry per line. Parsing
+// and rendering an entry costs far more than reading it, and only the tail
+// is kept, so entries are held raw in a bounded window and only those still
+// in it at the end are rendered. The leading source header group is handled
+// as it arrives.
+func (st *logReader) readNDJSON(r io.Reader) error {
+	e := st.renderer()
+	window := &rawWindow{max: st.windowBytes()}
+	defer func() {
+		for _, line := range window.lines[window.head:] {
+			e.renderLine(line)
+		}
+		st.extraLines += window.droppedLines
+		st.extraBytes += window.droppedBytes
+		st.dropped = st.dropped || window.droppedLines > 0
+	}()
+	br := bufio.NewReaderSize(r, 64<<10)
+	var long []byte // an entry longer than the reader's buffer
+	skipping, first := false, true
+	take := func(line []byte) {
+		if first || e.inSources {
+			first = false
+			e.renderLine(line)
+			return
+		}
+		window.add(line)
+	}
+	for {
+		chunk, err := br.ReadSlice('\n')
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			if !skipping && len(long)+len(chunk) <= maxEntryBytes {
+				long = append(long, chunk...)
+			} else if !skipping {
+				skipping, long = true, long[:0]
+				take([]byte(fmt.Sprintf(`{"event":"[medic: skipped a log entry larger than %d KiB]"}`, maxEntryBytes>>10)))
+			}
+			continue
+		case skipping:
+			skipping = false
+		case len(long) > 0:
+			take(append(long, chunk...))
+			long = long[:0]
+		case len(bytes.TrimSpace(chunk)) > 0:
+			take(chunk)
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// rawWindow keeps the most recent raw entries up to max bytes.
+type rawWindow struct {
+	max          int
+	lines        [][]byte
+	head         int
+	size         int
+	droppedLines int64
+	droppedBytes int64
+}
+
+func (w *rawWindow) add(p []byte) {
+	w.lines = append(w.lines, bytes.Clone(p))
+	w.size += len(p)
+	for w.size > w.max && w.head < len(w.lines) {
+		w.size -= len(w.lines[w.head])
+		w.droppedBytes += int64(len(w.lines[w.head]))
+		w.droppedLines++
+		w.lines[w.head] = nil
+		w.head++
+	}
+	if w.head > 1024 && w.head*2 > len(w.lines) {
+		w.lines = append(w.lines[:0:0], w.lines[w.head:]...)
+		w.head = 0
+	}
+}
+
+// readEntriesJSON reads the 3.x JSON form {"content": [entries or strings],
+// "continuation_token": …}, one element at a time.
+func (st *logReader) readEntriesJSON(r io.Reader) (string, error) {
+	e := st.renderer()
+	dec := json.NewDecoder(r)
+	var token string
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", fmt.Errorf("%w: expected an object", errJSONSyntax)
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return token, err
+		}
+		switch t {
+		case "content":
+			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+				return token, fmt.Errorf("%w: content is not a list", errJSONSyntax)
+			}
+			for dec.More() {
+				var raw json.RawMessage
+				if err := dec.Decode(&raw); err != nil {
+					return token, err
+				}
+				e.renderLine(raw)
+			}
+			if _, err := dec.Token(); err != nil {
+				return token, err
+			}
+		case "continuation_token":
+			var s *string
+			if err := dec.Decode(&s); err != nil {
+				return token, err
+			}
+			if s != nil {
+				token = *s
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return token, err
+			}
+		}
+	}
+	return token, nil
 }

@@ -1,13 +1,20 @@
 package airflow
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
+
+// Tests of the two layers that decode the 2.x JSON log body as it streams:
+// the JSON scanner that finds "content", and the Python repr decoder.
 
 // pythonRepr mimics CPython's repr() of a str, to generate test input.
 func pythonRepr(s string) string {
@@ -124,5 +131,46 @@ func FuzzUnwrapPythonRepr(f *testing.F) {
 		var c partCollector
 		c.parts = decodeChunked(in, int(chunk)+1)
 		require.Equal(t, parts, c.parts)
+	})
+}
+
+// streamField returns what the scanner streams for the top-level string
+// field name.
+func streamField(body []byte, name string) (string, error) {
+	var out bytes.Buffer
+	sc := &jsonScanner{r: bufio.NewReaderSize(bytes.NewReader(body), 16)}
+	err := sc.object(func(key string, first byte) (bool, error) {
+		if key == name && first == '"' {
+			return true, sc.str(func(p []byte) { out.Write(p) })
+		}
+		return false, nil
+	})
+	return out.String(), err
+}
+
+func TestJSONScanner(t *testing.T) {
+	t.Parallel()
+	body := `{"continuation_token": "t", "nested": {"content": "no", "a": [1, {"b": "\"}"}]}, "n": -1.5e3,` +
+		` "t": true, "z": null, "content": "a\nb\u00e9\ud83d\ude00\ud800x\"\\\/"}`
+	got, err := streamField([]byte(body), "content")
+	require.NoError(t, err)
+	require.Equal(t, "a\nbé😀\uFFFDx\"\\/", got)
+	_, err = streamField([]byte(`[1]`), "content")
+	require.ErrorIs(t, err, errJSONSyntax)
+}
+
+func FuzzJSONScanner(f *testing.F) {
+	f.Add("[('h', 'line\\n')]", "eyJ9.sig", []byte(`{"content":"x\u0041"}`))
+	f.Add("<html> & \u2028 \x00 \U0001F600", "", []byte(`{"a":[{"b":"}"}],"content":`))
+	f.Fuzz(func(t *testing.T, content, token string, raw []byte) {
+		_, _ = streamField(raw, "content") // never panics
+
+		content = strings.ToValidUTF8(content, "?")
+		body, err := json.Marshal(map[string]any{"continuation_token": token, "content": content, "x": []any{1, "}"}})
+		require.NoError(t, err)
+		got, err := streamField(body, "content")
+		require.NoError(t, err)
+		require.Equal(t, content, got)
+		require.True(t, utf8.ValidString(got))
 	})
 }

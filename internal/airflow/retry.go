@@ -1,8 +1,13 @@
 package airflow
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -47,4 +52,53 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return max(t.Sub(now), 0), true
+}
+
+// timeoutError names an attempt that ran out of time (while ctx itself is
+// still alive) instead of reporting a bare "context deadline exceeded".
+func (c *Client) timeoutError(ctx context.Context, err error) error {
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w after %s (Options.Timeout)", errAttemptTimeout, c.timeout)
+	}
+	return err
+}
+
+// unwrapURLError drops *url.Error's "Get \"http://…\":" prefix: the op
+// already names the call.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// notSent reports whether err happened before the request could reach the
+// server: dialing or resolving failed.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// retryWait logs and sleeps before the next attempt, honouring Retry-After.
+func (c *Client) retryWait(ctx context.Context, req *request, attempt, status int, retryAfter string, cause error) {
+	d := c.retryDelay(attempt, retryAfter)
+	args := []any{"op", req.op, "attempt", attempt + 1, "delay_ms", d.Milliseconds()}
+	if status != 0 {
+		args = append(args, "status", status)
+	}
+	if cause != nil {
+		args = append(args, "error", cause.Error())
+	}
+	c.log.InfoContext(ctx, "airflow request failed, retrying", args...)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,11 +22,12 @@ type DagRun struct {
 	Conf        map[string]any
 }
 
-// RunQuery filters ListDagRuns.
+// RunQuery filters ListDagRuns. Runs come most recently created first
+// (order_by=-id on both versions), so Limit keeps the latest.
 type RunQuery struct {
 	States     []string  // any of these; empty means all
 	EndedAfter time.Time // end_date at or after; zero means no bound
-	Limit      int       // at most this many runs, newest first; 0 means all
+	Limit      int       // at most this many runs; 0 means all
 }
 
 // TriggerRequest describes a new DAG run.
@@ -84,7 +84,7 @@ type listDagRunsBatchBody struct {
 func (c *Client) major(ctx context.Context, op string) (int, error) {
 	v, err := c.Version(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w", op, err)
+		return 0, withOp(op, err)
 	}
 	return v, nil
 }
@@ -129,7 +129,8 @@ func (c *Client) ListFailedDagRuns(ctx context.Context, since time.Time) ([]DagR
 	return dedupRuns(runs), nil
 }
 
-// ListDagRuns returns runs of one DAG matching q, newest first.
+// ListDagRuns returns runs of one DAG matching q, the most recently created
+// first.
 func (c *Client) ListDagRuns(ctx context.Context, dagID string, q RunQuery) ([]DagRun, error) {
 	op := "list dag runs of " + dagID
 	major, err := c.major(ctx, op)

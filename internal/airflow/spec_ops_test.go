@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -128,7 +129,8 @@ func specAnswers(v int) map[string]specAnswer {
 				return jsonBytes(200, map[string]any{"task_instances": []any{specTI(v, "etl", specRunID, "load", 2, false)}, "total_entries": 1})
 			}
 			return jsonBytes(200, map[string]any{"task_instances": []any{map[string]any{
-				"dag_id": "etl", "dag_run_id": specRunID, "task_id": "load", "execution_date": "2024-05-01T00:00:00+00:00"}}})
+				"dag_id": "etl", "dag_run_id": specRunID, "task_id": "load", "execution_date": "2024-05-01T00:00:00+00:00",
+			}}})
 		},
 		"get_log": func(*http.Request, map[string]string, map[string]any) (int, string, []byte) {
 			if v == 3 {
@@ -219,8 +221,10 @@ func TestClientRequestsConformToSpec(t *testing.T) {
 			}, dag.Tasks)
 
 			for _, dry := range []bool{true, false} {
-				refs, err := c.ClearTaskInstances(ctx, "etl", airflow.ClearRequest{RunID: specRunID, TaskIDs: []string{"load"},
-					OnlyFailed: true, IncludeDownstream: true, DryRun: dry})
+				refs, err := c.ClearTaskInstances(ctx, "etl", airflow.ClearRequest{
+					RunID: specRunID, TaskIDs: []string{"load"},
+					OnlyFailed: true, IncludeDownstream: true, DryRun: dry,
+				})
 				require.NoError(t, err)
 				require.Equal(t, []airflow.TaskInstanceRef{{DagID: "etl", RunID: specRunID, TaskID: "load"}}, refs)
 				body := s.lastBody("post_clear_task_instances")
@@ -252,4 +256,26 @@ func TestClientRequestsConformToSpec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSpecHarnessCatchesViolations proves the harness is not vacuous.
+func TestSpecHarnessCatchesViolations(t *testing.T) {
+	t.Parallel()
+	s := newSpecServer(t, 3, specAnswers(3))
+	srv := setup(t, s, nil).srv
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/v2/dags/etl/clearTaskInstances",
+		strings.NewReader(`{"dry_run":false,"include_subdags":true}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := srv.Client().Do(req)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	resp, err = srv.Client().Get(srv.URL + "/api/v2/dags/etl/dagRuns?limit=-1")
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.Len(t, s.violations, 2)
+	require.Contains(t, s.violations[0], "include_subdags")
+	require.Contains(t, s.violations[1], "limit")
 }

@@ -246,8 +246,11 @@ type clearBody struct {
 }
 
 // ClearTaskInstances clears task instances of one run so the scheduler runs
-// them again, or with DryRun lists what would be cleared. A real clear is a
-// write: it is retried only on 429/503 or when no connection was made.
+// them again, or with DryRun lists what would be cleared. dry_run is always
+// sent (Airflow defaults it to true), and so is reset_dag_runs=true, so the
+// run is re-queued on both versions (2.x defaults it to false, 3.x to true).
+// A real clear is a write: it is retried only on 429/503 or when no
+// connection was made; a dry run is retried like any read.
 func (c *Client) ClearTaskInstances(ctx context.Context, dagID string, req ClearRequest) ([]TaskInstanceRef, error) {
 	verb := "clear"
 	if req.DryRun {

@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 )
 
 // maxJSONBytes caps a JSON response body; maxErrorBodyBytes an error body.
@@ -87,7 +85,7 @@ func (c *Client) do(ctx context.Context, req *request, handle func(*http.Respons
 	for attempt := 0; ; attempt++ {
 		cred, err := c.credentialFor(ctx, req.auth, req.major, stale)
 		if err != nil {
-			return fmt.Errorf("%s: %w", req.op, err)
+			return withOp(req.op, err)
 		}
 		start := c.now()
 		resp, sent, err := c.attempt(ctx, req, target, payload, cred)
@@ -124,46 +122,26 @@ func (c *Client) do(ctx context.Context, req *request, handle func(*http.Respons
 				}
 				continue
 			}
-			ae := &APIError{Op: req.op, Instance: c.name, Err: err, Retryable: retryable}
+			ae := &APIError{
+				Op: req.op, Instance: c.name, Err: err, Retryable: retryable,
+				hint: "is the instance reachable at the base url?",
+			}
 			if !retryable {
 				ae.hint = "the request may have reached Airflow; check the current state before repeating it"
 			}
 			return ae
 		}
 
-		status := resp.StatusCode
-		errBody, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
-		resp.Body.Close()
-		title, detail := parseErrorBody(errBody)
-		title, detail = c.redact(title), c.redact(detail)
-		if cred.jwt != "" && (status == http.StatusUnauthorized ||
-			status == http.StatusForbidden && strings.Contains(strings.ToLower(detail), "token")) {
-			if !cred.fresh && !relogged {
-				// Expired ("Token Expired") or rotated secret: log in again
-				// and retry once, outside the retry budget.
-				c.log.InfoContext(ctx, "airflow token refused, logging in again", "op", req.op, "status", status)
-				stale, relogged = cred.jwt, true
-				attempt--
-				continue
-			}
-		}
-		ae := &APIError{
-			Op: req.op, Instance: c.name, Status: status, Title: cmpOr(title, http.StatusText(status)),
-			Detail: detail, hint: statusHint(status, c.loginMode(req.major)),
-		}
-		if cred.jwt != "" && cred.fresh && (status == http.StatusUnauthorized || status == http.StatusForbidden) {
-			ae.config = true
-			ae.hint = "a token just issued by /auth/token was refused: check that the user's role allows this, " +
-				"that every api-server shares [api_auth] jwt_secret, and that clocks are in sync"
-		}
-		serverDidNotAct := status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
-		ae.Retryable = serverDidNotAct || (req.idempotent && (status == http.StatusInternalServerError ||
-			status == http.StatusBadGateway || status == http.StatusGatewayTimeout))
-		if !ae.Retryable && status >= 500 && !req.idempotent {
-			ae.hint = "the request may have reached Airflow; check the current state before repeating it"
+		ae, relogin := c.statusError(ctx, req, resp, cred, relogged)
+		if relogin {
+			// Expired ("Token Expired") or rotated secret: log in again and
+			// retry once, outside the retry budget.
+			stale, relogged = cred.jwt, true
+			attempt--
+			continue
 		}
 		if ae.Retryable && attempt < c.maxRetries {
-			c.retryWait(ctx, req, attempt, status, resp.Header.Get("Retry-After"), nil)
+			c.retryWait(ctx, req, attempt, ae.Status, resp.Header.Get("Retry-After"), nil)
 			if ctx.Err() != nil {
 				return fmt.Errorf("airflow %s: %s: %w", c.name, req.op, ctx.Err())
 			}
@@ -171,6 +149,54 @@ func (c *Client) do(ctx context.Context, req *request, handle func(*http.Respons
 		}
 		return ae
 	}
+}
+
+// statusError reads a non-2xx response into an *APIError and decides whether
+// it may be retried: 429 and 503 always (the server did not act), 500, 502
+// and 504 only for idempotent requests. relogin asks for a new JWT: the
+// cached one was refused as expired or invalid.
+func (c *Client) statusError(ctx context.Context, req *request, resp *http.Response, cred credential, relogged bool) (ae *APIError, relogin bool) {
+	status := resp.StatusCode
+	errBody, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	resp.Body.Close()
+	title, detail := parseErrorBody(errBody)
+	title, detail = c.redact(title), c.redact(detail)
+	refused := status == http.StatusUnauthorized ||
+		status == http.StatusForbidden && strings.Contains(strings.ToLower(detail), "token")
+	if cred.jwt != "" && refused && !cred.fresh && !relogged {
+		c.log.InfoContext(ctx, "airflow token refused, logging in again", "op", req.op, "status", status)
+		return nil, true
+	}
+	ae = &APIError{
+		Op: req.op, Instance: c.name, Status: status, Title: cmpOr(title, http.StatusText(status)),
+		Detail: detail, hint: statusHint(status, c.loginMode(req.major)),
+		// Wrong or expired credentials: nothing will fix itself.
+		config: status == http.StatusUnauthorized,
+	}
+	if cred.jwt != "" && cred.fresh && (status == http.StatusUnauthorized || status == http.StatusForbidden) {
+		ae.config = true
+		ae.hint = "a token just issued by /auth/token was refused: check that the user's role allows this, " +
+			"that every api-server shares [api_auth] jwt_secret, and that clocks are in sync"
+	}
+	serverDidNotAct := status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+	ae.Retryable = serverDidNotAct || (req.idempotent && (status == http.StatusInternalServerError ||
+		status == http.StatusBadGateway || status == http.StatusGatewayTimeout))
+	if !ae.Retryable && status >= 500 && !req.idempotent {
+		ae.hint = "the request may have reached Airflow; check the current state before repeating it"
+	}
+	return ae, false
+}
+
+// withOp prefixes the operation an error happened under (a login or version
+// probe made on behalf of op) while keeping it an *APIError.
+func withOp(op string, err error) error {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		cp := *ae
+		cp.Op = op + ": " + ae.Op
+		return &cp
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 func cmpOr(a, b string) string {
@@ -226,55 +252,6 @@ func (c *Client) attempt(ctx context.Context, req *request, target string, paylo
 	}
 	resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
 	return resp, true, nil
-}
-
-// timeoutError names an attempt that ran out of time (while ctx itself is
-// still alive) instead of reporting a bare "context deadline exceeded".
-func (c *Client) timeoutError(ctx context.Context, err error) error {
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w after %s (Options.Timeout)", errAttemptTimeout, c.timeout)
-	}
-	return err
-}
-
-// unwrapURLError drops *url.Error's "Get \"http://…\":" prefix: the op
-// already names the call.
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// notSent reports whether err happened before the request could reach the
-// server: dialing or resolving failed.
-func notSent(err error) bool {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	var dns *net.DNSError
-	return errors.As(err, &dns)
-}
-
-// retryWait logs and sleeps before the next attempt, honouring Retry-After.
-func (c *Client) retryWait(ctx context.Context, req *request, attempt, status int, retryAfter string, cause error) {
-	d := c.retryDelay(attempt, retryAfter)
-	args := []any{"op", req.op, "attempt", attempt + 1, "delay_ms", d.Milliseconds()}
-	if status != 0 {
-		args = append(args, "status", status)
-	}
-	if cause != nil {
-		args = append(args, "error", cause.Error())
-	}
-	c.log.InfoContext(ctx, "airflow request failed, retrying", args...)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 // releasingBody frees the concurrency slot and the attempt's context when

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -83,7 +85,7 @@ func TestRetries(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			if tt.wantErr != errAny {
+			if !errors.Is(tt.wantErr, errAny) {
 				require.ErrorIs(t, err, tt.wantErr)
 			}
 			require.Equal(t, tt.retryable, airflow.IsRetryable(err))
@@ -163,15 +165,19 @@ func TestConnectionRefusedIsRetriedEvenForWrites(t *testing.T) {
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
+	logs := &syncBuffer{}
 	c, err := airflow.New(airflow.Options{
-		Name: "down", BaseURL: "http://" + addr, Version: "2",
+		Name: "down", BaseURL: "http://" + addr, Version: "2", MaxRetries: 2,
 		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, HTTPClient: &http.Client{Transport: &http.Transport{}},
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	require.NoError(t, err)
 	err = trigger(c)
 	require.Error(t, err)
 	require.True(t, airflow.IsRetryable(err), "the request never reached Airflow")
 	require.ErrorContains(t, err, "airflow down: trigger dag etl")
+	require.ErrorContains(t, err, "connection refused")
+	require.Equal(t, 2, strings.Count(logs.String(), "retrying"), "a write that was never sent is retried")
 }
 
 func TestConcurrencyBound(t *testing.T) {

@@ -15,12 +15,12 @@ type jsonTime struct{ t *time.Time }
 
 func (j *jsonTime) UnmarshalJSON(b []byte) error {
 	j.t = nil
-	var s string
-	if string(b) == "null" || json.Unmarshal(b, &s) != nil {
-		return nil
-	}
-	if t, ok := parseTime(s); ok {
-		j.t = &t
+	var s *string
+	_ = json.Unmarshal(b, &s) // null or a non-string: absent, on purpose
+	if s != nil {
+		if t, ok := parseTime(*s); ok {
+			j.t = &t
+		}
 	}
 	return nil
 }
