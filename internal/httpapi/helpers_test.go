@@ -68,7 +68,7 @@ type testBundle struct {
 
 // setup starts the API over a fresh SQLite store with one token per role, a
 // webhook secret and two instances; opts adjust the Deps first.
-func setup(t *testing.T, opts ...func(d *httpapi.Deps)) *testBundle {
+func setup(t testing.TB, opts ...func(d *httpapi.Deps)) *testBundle {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "medic.db")
 	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: path})
