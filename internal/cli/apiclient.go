@@ -35,16 +35,16 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 }
 
 func (f *serverFlags) client(streams IO) (*apiClient, error) {
-	base := f.server
+	base, from := f.server, "--server"
 	if base == "" {
-		base = streams.Getenv("MEDIC_SERVER")
+		base, from = streams.Getenv("MEDIC_SERVER"), "MEDIC_SERVER"
 	}
 	if base == "" {
 		base = "http://127.0.0.1:8080"
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageError{fmt.Errorf("--server %q is not an http(s) URL", base)}
+		return nil, usageError{fmt.Errorf("%s %q is not an http(s) URL: want one like http://127.0.0.1:8080", from, base)}
 	}
 	token := f.token
 	if token == "" {

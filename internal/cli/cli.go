@@ -56,18 +56,32 @@ func withCode(code int, err error) error {
 	return &exitError{code: code, err: err}
 }
 
-// Main runs the command line and returns the exit code.
+// Main runs the command line and returns the exit code. Ctrl-C (SIGINT) or
+// SIGTERM cancels the command's context: serve and the interactive demo,
+// whose normal end that is, stop cleanly and exit 0; a command stopped before
+// it finished its work says "interrupted" and exits 1.
 func Main(args []string, streams IO) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, args, streams)
+}
+
+// run is Main with the context a signal cancels.
+func run(ctx context.Context, args []string, streams IO) int {
 	if streams.Getenv == nil {
 		streams.Getenv = os.Getenv
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	root := NewRootCmd(streams)
+	root := NewRootCmd(streams) //nolint:contextcheck // commands get ctx from ExecuteContext, through cmd.Context()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		// The chain of operations the cancellation unwound means nothing to
+		// the person who pressed Ctrl-C.
+		fmt.Fprintln(streams.Err, "medic: interrupted")
+		return ExitError
 	}
 	fmt.Fprintf(streams.Err, "medic: %v\n", err)
 	var ee *exitError
@@ -99,16 +113,47 @@ func NewRootCmd(streams IO) *cobra.Command {
 	}
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		// "medic inc list --server X": the flag is unknown because the
+		// command is; say that.
+		if a := cmd.Flags().Args(); cmd.HasSubCommands() && len(a) > 0 {
+			return unknownCommand(cmd, a[0])
+		}
+		return usageError{err}
+	})
 	root.AddCommand(
 		newServeCmd(streams),
 		newDemoCmd(streams),
 		newTriageCmd(streams),
-		newIncidentsCmd(streams),
-		newConfigCmd(streams),
+		group(newIncidentsCmd(streams)),
+		group(newConfigCmd(streams)),
 		newVersionCmd(streams),
 	)
-	return root
+	return group(root)
+}
+
+// group makes cmd, which only holds subcommands, print its help when run
+// alone and refuse an unknown subcommand as a usage error. Without it cobra
+// fails "medic bogus" with exit 1 and answers "medic incidents bogus" with
+// the help text and exit 0.
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		return unknownCommand(cmd, args[0])
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	return cmd
+}
+
+func unknownCommand(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return usageError{fmt.Errorf("%s; run '%s --help' for the commands", msg, cmd.CommandPath())}
 }
 
 // loadConfig reads the configuration file (none means defaults) with the

@@ -16,9 +16,11 @@ func newConfigCmd(streams IO) *cobra.Command {
 	var asJSON bool
 	validate := &cobra.Command{
 		Use:   "validate [FILE]",
-		Short: "Check a configuration file (default: medic.yaml, or the defaults when absent)",
-		Long: "Check a configuration file strictly: unknown keys, wrong types and invalid values are reported with " +
-			"their line numbers, one per line. Exit code 0 means valid, 2 invalid.",
+		Short: "Check a configuration file (none: the built-in defaults with the MEDIC_* overrides)",
+		Long: "Check a configuration file strictly, with the MEDIC_* environment overrides that medic serve would apply: " +
+			"unknown keys, wrong types and invalid values are reported with their line numbers, one per line. " +
+			"Without FILE it checks the built-in defaults, as medic serve without --config runs. " +
+			"Exit code 0 means valid, 2 invalid.",
 		Args: maxArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			path := ""

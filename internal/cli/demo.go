@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -26,6 +27,11 @@ func newDemoCmd(streams IO) *cobra.Command {
 			"recreated on each run. --once plays the scenario to the end, prints a summary and exits.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON && !once {
+				// Interactive mode has no summary to print: the flag would
+				// only silence the reports.
+				return usageError{errors.New("--json needs --once: only medic demo --once ends with a summary")}
+			}
 			if once && !cmd.Flags().Changed("addr") {
 				addr = "127.0.0.1:0"
 			}

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,30 +56,25 @@ func newTriageCmd(streams IO) *cobra.Command {
 				_, err := fmt.Fprintf(streams.Out, "triage accepted: incident %s, session %s\n", acc.IncidentID, acc.SessionID)
 				return err
 			}
-			deadline := time.Now().Add(timeout)
-			for {
-				var ss incident.Session
-				if err := c.do(ctx, "GET", "/api/v1/sessions/"+url.PathEscape(acc.SessionID), nil, &ss); err != nil {
-					return err
+			if err := waitForSession(ctx, c, acc, timeout); err != nil {
+				if ctx.Err() != nil {
+					fmt.Fprintf(streams.Err, "stopped waiting; medic goes on triaging: see `medic incidents show %s`\n", acc.IncidentID)
 				}
-				if ss.Status.Final() {
-					break
-				}
-				if time.Now().After(deadline) {
-					return fmt.Errorf("triage session %s still %s after %s", acc.SessionID, ss.Status, timeout)
-				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(250 * time.Millisecond):
-				}
-			}
-			var d incidentDetail
-			if err := c.do(ctx, "GET", "/api/v1/incidents/"+url.PathEscape(acc.IncidentID), nil, &d); err != nil {
 				return err
 			}
+			path := "/api/v1/incidents/" + url.PathEscape(acc.IncidentID)
 			if asJSON {
-				return json.NewEncoder(streams.Out).Encode(d)
+				// Exactly what the API answers, like incidents show --json.
+				var raw json.RawMessage
+				if err := c.do(ctx, "GET", path, nil, &raw); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
+				return err
+			}
+			var d incidentDetail
+			if err := c.do(ctx, "GET", path, nil, &d); err != nil {
+				return err
 			}
 			return report.WriteText(streams.Out, report.New(d.Incident, d.Events, d.Findings, c.base))
 		},
@@ -91,4 +88,28 @@ func newTriageCmd(streams IO) *cobra.Command {
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for triage to finish and print the report")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "how long --wait waits")
 	return cmd
+}
+
+// waitForSession polls the triage session until it is final or timeout
+// passed.
+func waitForSession(ctx context.Context, c *apiClient, acc triageAccepted, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var ss incident.Session
+		if err := c.do(ctx, "GET", "/api/v1/sessions/"+url.PathEscape(acc.SessionID), nil, &ss); err != nil {
+			return err
+		}
+		if ss.Status.Final() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("triage session %s still %s after %s: medic goes on with it; see `medic incidents show %s` later, or pass a longer --timeout",
+				acc.SessionID, ss.Status, timeout, acc.IncidentID)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }

@@ -47,10 +47,26 @@ type Options struct {
 }
 
 // Run plays the demo. In Once mode it returns the summary; otherwise it
-// keeps serving after the scenario until ctx is done.
+// keeps serving after the scenario until ctx is done, and returns nil, nil:
+// in interactive mode cancelling ctx (Ctrl-C) is the normal way to stop, at
+// any point.
 func Run(ctx context.Context, opts Options) (*Result, error) {
+	res, err := run(ctx, opts)
+	if err != nil && !opts.Once && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil, nil
+	}
+	return res, err
+}
+
+func run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Reports == nil {
+		opts.Reports = io.Discard
+	}
+	if opts.Status == nil {
+		opts.Status = io.Discard
 	}
 	if opts.Deadline == 0 {
 		opts.Deadline = 60 * time.Second

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -50,19 +51,31 @@ type Row struct {
 // waitForTriage waits until want incidents exist and all are triaged and
 // reported, then reads the summary.
 func waitForTriage(ctx context.Context, st store.Store, want int) (*Result, error) {
+	var last *Result
 	for {
 		res, done, err := summarize(ctx, st, want)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			return nil, err
 		}
-		if done {
-			return res, nil
+		if err == nil {
+			if done {
+				return res, nil
+			}
+			last = res
 		}
 		select {
 		case <-ctx.Done():
-			return res, fmt.Errorf("demo: %d of %d incident(s) triaged when the deadline passed", res.Triaged, want)
 		case <-time.After(100 * time.Millisecond):
+			continue
 		}
+		triaged := 0
+		if last != nil {
+			triaged = last.Triaged
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return last, fmt.Errorf("demo: %d of %d incident(s) triaged when the deadline passed; run with -v to see what medic was doing", triaged, want)
+		}
+		return last, fmt.Errorf("demo: stopped with %d of %d incident(s) triaged: %w", triaged, want, ctx.Err())
 	}
 }
 
