@@ -46,4 +46,4 @@ demo: ## Run the demo (medic demo)
 
 .PHONY: clean
 clean: ## Remove build outputs and demo data
-	rm -rf bin medic-demo.db medic-demo.db-wal medic-demo.db-shm medic-demo.db.lock
+	rm -rf bin medic-demo.db medic-demo.db-wal medic-demo.db-shm medic-demo.db.lock medic-demo.db.demo

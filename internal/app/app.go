@@ -95,7 +95,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 
 	workers := river.NewWorkers()
-	path, err := sqlitePath(cfg.Database.URL)
+	path, err := SQLitePath(cfg.Database.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +155,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	return a, nil
 }
 
-// sqlitePath maps database.url to a SQLite file path.
-func sqlitePath(url string) (string, error) {
+// SQLitePath maps database.url to a SQLite file path.
+func SQLitePath(url string) (string, error) {
 	switch {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return "", errors.New("app: database.url is a PostgreSQL URL, but this build of medic only has the SQLite store; use a file path")
@@ -219,7 +219,7 @@ func (a *App) Start(ctx context.Context) error {
 	}()
 	a.onStop(a.server.Shutdown)
 	if a.cfg.LoopbackOnly() {
-		a.log.WarnContext(ctx, "no API tokens configured: the API accepts unauthenticated requests from this machine only", "addr", a.Addr())
+		a.log.InfoContext(ctx, "no API tokens configured: the API accepts unauthenticated requests from this machine only", "addr", a.Addr())
 	}
 	a.log.InfoContext(ctx, "medic is serving", "addr", a.Addr(), "airflow_instances", a.instances.names())
 	return nil

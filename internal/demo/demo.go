@@ -17,7 +17,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/medic-sh/medic/internal/airflow/airflowsim"
@@ -71,7 +73,7 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Deadline == 0 {
 		opts.Deadline = 60 * time.Second
 	}
-	if err := removeDatabase(opts.DatabasePath); err != nil {
+	if err := recreateDatabase(opts.DatabasePath); err != nil {
 		return nil, err
 	}
 
@@ -155,15 +157,47 @@ func demoConfig(opts Options, simURL, password, secret string) *config.Config {
 	return cfg
 }
 
-// removeDatabase deletes the demo's previous database so every run starts
-// from the same state.
-func removeDatabase(path string) error {
+// recreateDatabase deletes the previous demo database so every run starts
+// from the same state. It only ever deletes a database an earlier demo made
+// (marked by a "<db>.demo" file beside it) and that no medic is using, so a
+// MEDIC_DATABASE_URL left pointing at a real database is never wiped.
+func recreateDatabase(url string) error {
+	path, err := app.SQLitePath(url)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	marker := path + ".demo"
+	if _, err := os.Stat(path); err == nil {
+		if _, err := os.Stat(marker); err != nil {
+			return fmt.Errorf("demo: %s exists and was not made by medic demo, so the demo will not delete it: "+
+				"point MEDIC_DATABASE_URL at a new file (or unset it to use medic-demo.db)", path)
+		}
+		if err := checkUnlocked(path + ".lock"); err != nil {
+			return err
+		}
+	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("demo: remove previous demo database %s: %w", p, err)
 		}
 	}
+	if err := os.WriteFile(marker, []byte("created by medic demo; the demo recreates this database on each run\n"), 0o600); err != nil {
+		return fmt.Errorf("demo: mark %s as a demo database: %w", path, err)
+	}
 	return nil
+}
+
+// checkUnlocked fails when a running medic holds the database's lock.
+func checkUnlocked(lockPath string) error {
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("demo: open %s: %w", lockPath, err)
+	}
+	defer func() { _ = f.Close() }()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("demo: another medic is using %s: stop it first", strings.TrimSuffix(lockPath, ".lock"))
+	}
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
 
 func randomHex(n int) string {

@@ -163,8 +163,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\n%d scripted runs → %d incidents (%d triaged, %d reported) from %d failure events (%d deliveries: callbacks %d, %d caught only by the poller)\nmedian time from event receipt to completed triage: %.1f ms (max %.1f ms)\n",
-		r.ScriptedRuns, r.Incidents, r.Triaged, r.Notified, r.Events, r.Deliveries, r.Callbacks, r.FromPoller, r.MedianTriageMS, r.MaxTriageMS)
+	_, err := fmt.Fprintf(w, "\n%d scripted runs → %d incidents (%d triaged, %d reported) from %d failure events\n"+
+		"%d reports of those events: %d callback deliveries (some redelivered on purpose), %d poller sightings; %d event(s) first found by the poller\n"+
+		"median time from event receipt to completed triage: %.1f ms (max %.1f ms)\n",
+		r.ScriptedRuns, r.Incidents, r.Triaged, r.Notified, r.Events,
+		r.Deliveries, r.Callbacks, r.Deliveries-r.Callbacks, r.FromPoller, r.MedianTriageMS, r.MaxTriageMS)
 	return err
 }
 

@@ -66,6 +66,9 @@ type Poller struct {
 
 // NewPoller returns a Poller; Start runs it.
 func NewPoller(src PollSource, rec Recorder, marks MarkStore, opts PollerOptions) *Poller {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -119,7 +122,8 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	return recorded, nil
 }
 
-// forget drops remembered failures that ended before the re-read window.
+// forget drops remembered failures whose runs ended before the re-read
+// window: only those are never listed again.
 func (p *Poller) forget(before time.Time) {
 	p.seenMu.Lock()
 	defer p.seenMu.Unlock()
@@ -148,6 +152,13 @@ func (p *Poller) recordRun(ctx context.Context, run airflow.DagRun) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("list task instances of %s/%s: %w", run.DagID, run.RunID, err)
 	}
+	// A failure is re-listed for as long as its run ends inside the re-read
+	// window, so remember it until then, not until the task itself ended (a
+	// task can fail long before its run does).
+	seenUntil := time.Time{}
+	if run.EndDate != nil {
+		seenUntil = *run.EndDate
+	}
 	n := 0
 	for _, ti := range tis {
 		if ti.State != "failed" {
@@ -169,12 +180,19 @@ func (p *Poller) recordRun(ctx context.Context, run airflow.DagRun) (int, error)
 		if err != nil {
 			return n, err
 		}
-		p.remember(ev.Key, ev.OccurredAt)
+		p.remember(ev.Key, latest(seenUntil, ev.OccurredAt))
 		if !res.Duplicate {
 			n++
 		}
 	}
 	return n, nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Start polls every interval until Stop. A failed poll is logged and retried
@@ -184,6 +202,10 @@ func (p *Poller) Start(ctx context.Context) error {
 	defer p.mu.Unlock()
 	if p.cancel != nil {
 		return errors.New("poller already started")
+	}
+	if p.opts.Interval <= 0 {
+		// time.NewTicker would panic inside the polling goroutine.
+		return fmt.Errorf("poller %s: interval must be positive, got %s", p.opts.Instance, p.opts.Interval)
 	}
 	ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.done = make(chan struct{})

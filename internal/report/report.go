@@ -83,3 +83,14 @@ func (r *Report) Owner() string {
 	}
 	return "unknown"
 }
+
+// ReportedError is the error text the first failure report carried (a
+// callback's exception), already redacted when it was stored.
+func (r *Report) ReportedError() string {
+	for _, ev := range r.Events {
+		if ev.Exception != "" {
+			return ev.Exception
+		}
+	}
+	return ""
+}

@@ -3,8 +3,12 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/medic-sh/medic/internal/triage"
 )
 
 // maxLineWidth keeps quoted log lines readable in a terminal.
@@ -22,6 +26,9 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "  %s\n", inc.Summary)
 	}
 	fmt.Fprintf(&b, "  owner: %s   instance: %s   failures reported: %d\n", r.Owner(), inc.Instance, inc.EventCount)
+	if e := r.ReportedError(); e != "" {
+		fmt.Fprintf(&b, "  reported error: %s\n", clip(firstLine(e), maxLineWidth))
+	}
 	if rs := r.Triage.Run; rs != nil {
 		fmt.Fprintf(&b, "\n  Run %s: %s", rs.RunID, rs.State)
 		if rs.StartDate != nil {
@@ -55,7 +62,9 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		b.WriteString("\n")
 	}
-	if lg := r.Triage.Log; lg != nil {
+	if lg := r.Triage.Log; lg != nil && len(lg.Lines) == 0 {
+		fmt.Fprintf(&b, "  Log (%s try %d): empty\n", lg.TaskID, lg.TryNumber)
+	} else if lg != nil {
 		fmt.Fprintf(&b, "  Log excerpt (%s try %d, lines %d–%d of the tail", lg.TaskID, lg.TryNumber, lg.FirstLine, lg.FirstLine+len(lg.Lines)-1)
 		if lg.Truncated {
 			b.WriteString(", log truncated")
@@ -65,8 +74,8 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "    │ %s\n", clip(l, maxLineWidth))
 		}
 	}
-	for step, e := range r.Triage.Errors {
-		fmt.Fprintf(&b, "  ! %s: %s\n", step, clip(e, maxLineWidth))
+	for _, step := range errorSteps(r.Triage.Errors) {
+		fmt.Fprintf(&b, "  ! %s: %s\n", step, clip(r.Triage.Errors[step], maxLineWidth))
 	}
 	if r.Link != "" {
 		fmt.Fprintf(&b, "  %s\n", r.Link)
@@ -85,12 +94,32 @@ func taskStates(m map[string]int) string {
 		}
 		seen[k] = true
 	}
-	for k, n := range m {
-		if !seen[k] && n > 0 {
+	// Map order is random: sort the states outside the list so the report
+	// reads the same every time.
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if n := m[k]; !seen[k] && n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k))
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// errorSteps lists the failed steps in the order triage runs them, then any
+// others by name, so the report reads the same every time.
+func errorSteps(errs map[string]string) []string {
+	order := []string{triage.StepResolve, triage.StepRunSummary, triage.StepFailedTasks, triage.StepFrequency, triage.StepLogExcerpt}
+	var out []string
+	for _, step := range order {
+		if _, ok := errs[step]; ok {
+			out = append(out, step)
+		}
+	}
+	for _, step := range slices.Sorted(maps.Keys(errs)) {
+		if !slices.Contains(order, step) {
+			out = append(out, step)
+		}
+	}
+	return out
 }
 
 // clip shortens a line for display without splitting a UTF-8 sequence.
@@ -102,4 +131,12 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// firstLine returns s up to its first line break.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

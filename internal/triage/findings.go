@@ -75,8 +75,10 @@ type LogExcerpt struct {
 	Lines     []string `json:"lines"`
 	// FirstLine is the line number (1-based, within the fetched tail) of Lines[0].
 	FirstLine  int      `json:"first_line"`
+	// TailLines is how many lines of the tail were read; LogBytes is how
+	// much of the log the client read to find that tail.
 	TailLines  int      `json:"tail_lines"`
-	TailBytes  int64    `json:"tail_bytes"`
+	LogBytes   int64    `json:"log_bytes"`
 	Truncated  bool     `json:"truncated"`
 	ErrorLines []int    `json:"error_lines,omitempty"`
 	Headline   string   `json:"headline,omitempty"`

@@ -230,18 +230,20 @@ func (r *Runner) logExcerpt(ctx context.Context, st *state) (*incident.Finding, 
 	if err != nil {
 		return nil, fmt.Errorf("fetch log of %s try %d: %w", st.focusTask, st.focusTry, err)
 	}
-	lines := logscan.RedactLines(strings.Split(strings.TrimRight(lg.Text, "\n"), "\n"))
+	// Redact the whole text before splitting it: a secret can span lines (a
+	// PEM private key), and per-line rules would let its body through.
+	lines := strings.Split(strings.TrimRight(logscan.Redact(lg.Text), "\n"), "\n")
 	from, to := excerptWindow(lines, logscan.ErrorLines(lines), r.opts.ExcerptLines)
 	ex := LogExcerpt{
 		TaskID: st.focusTask, TryNumber: st.focusTry, Lines: lines[from:to], FirstLine: from + 1,
-		TailLines: len(lines), TailBytes: lg.Bytes, Truncated: lg.Truncated, Sources: lg.Sources,
+		TailLines: len(lines), LogBytes: lg.Bytes, Truncated: lg.Truncated, Sources: logscan.RedactLines(slices.Clone(lg.Sources)),
 	}
 	var evidence []incident.Evidence
 	for _, i := range logscan.ErrorLines(ex.Lines) {
 		ex.ErrorLines = append(ex.ErrorLines, from+i+1)
 	}
 	if idx, ok := headline(lines[from:to]); ok {
-		ex.Headline = stripPrefix(lines[from+idx])
+		ex.Headline = strings.TrimPrefix(stripPrefix(lines[from+idx]), causedBy)
 		evidence = append(evidence, incident.Evidence{
 			Source: "log", Ref: fmt.Sprintf("%s try %d", st.focusTask, st.focusTry),
 			Line: from + idx + 1, Text: lines[from+idx],
@@ -273,15 +275,20 @@ var (
 	// print an exception; all-caps labels (HINT:, DETAIL:) are not names.
 	exceptionLine = regexp.MustCompile(`^(?:[A-Za-z_]\w*\.)*([A-Z]\w*[a-z]\w*)(?::\s+\S.*)?$`)
 	airflowPrefix = regexp.MustCompile(`^\[[^\]]+\]\s*(?:\{[^}]*\}\s*)?(?:[A-Z]+\s*-\s*)?`)
-	noiseLines    = []string{"Task failed with exception", "Marking task as", "Task exited with return code 1", "::endgroup::", "::group::"}
+	noiseLines    = []string{"Task failed with exception", "Marking task as", "Task exited with return code", "::endgroup::", "::group::"}
 )
 
+// causedBy starts the JVM's line for a chained exception; the last one is
+// the root cause.
+const causedBy = "Caused by: "
+
 // headline returns the index of the line that best names the failure: the
-// last exception line, else the last error-looking line that is not Airflow's
-// generic bookkeeping.
+// last exception line (for a JVM trace, the last "Caused by:"), else the last
+// error-looking line that is not Airflow's generic bookkeeping, else the last
+// error-looking line.
 func headline(lines []string) (int, bool) {
 	for i := len(lines) - 1; i >= 0; i-- {
-		l := strings.TrimSpace(stripPrefix(lines[i]))
+		l := strings.TrimPrefix(strings.TrimSpace(stripPrefix(lines[i])), causedBy)
 		if strings.Contains(l, ": ") && exceptionLine.MatchString(l) {
 			return i, true
 		}
@@ -292,6 +299,9 @@ func headline(lines []string) (int, bool) {
 		if !slices.ContainsFunc(noiseLines, func(n string) bool { return strings.Contains(l, n) }) {
 			return errs[j], true
 		}
+	}
+	if len(errs) > 0 {
+		return errs[len(errs)-1], true
 	}
 	return 0, false
 }

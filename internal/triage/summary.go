@@ -48,6 +48,9 @@ func Summarize(inc *incident.Incident, findings []*incident.Finding) string {
 		task = s.Run.FirstFailingTask
 	}
 	parts := []string{fmt.Sprintf("%s.%s failed", inc.DagID, task)}
+	if task == "" {
+		parts[0] = fmt.Sprintf("%s run %s failed", inc.DagID, inc.RunID)
+	}
 	if s.Log != nil && s.Log.Headline != "" {
 		parts[0] += ": " + truncate(s.Log.Headline, 160)
 	}

@@ -65,7 +65,10 @@ func NewRunner(st store.Store, instances Instances, events EventRecorder, opts O
 		opts.ExcerptLines = 40
 	}
 	if opts.RecurringThreshold <= 0 {
-		opts.RecurringThreshold = 3
+		opts.RecurringThreshold = 2
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
 	if now == nil {
 		now = time.Now
@@ -158,6 +161,11 @@ func (r *Runner) runStep(ctx context.Context, st *state, s step, finalAttempt bo
 		if ctx.Err() != nil {
 			return fmt.Errorf("triage %s step %s: %w", st.inc.ID, s.name, context.Cause(ctx))
 		}
+		if sctx.Err() != nil {
+			// Say that the step ran out of time, not only "context deadline
+			// exceeded"; err still wraps the deadline, so it stays retryable.
+			err = fmt.Errorf("%w: %w", context.Cause(sctx), err)
+		}
 		if retryable(err) && !finalAttempt {
 			return fmt.Errorf("triage %s step %s: %w: %w", st.inc.ID, s.name, ErrRetryLater, err)
 		}
@@ -190,6 +198,13 @@ func (r *Runner) finish(ctx context.Context, inc *incident.Incident, sessionID s
 	if cause != nil {
 		status = incident.SessionFailed
 		summary = "triage failed: " + cause.Error()
+		// TriageComplete records the status only; keep the reason on the
+		// session too, where a reader of the investigation looks for it.
+		if _, err := r.store.SessionSetStatus(ctx, &store.SessionSetStatusParams{
+			ID: sessionID, Status: incident.SessionFailed, Error: cause.Error(),
+		}); err != nil {
+			return fmt.Errorf("triage %s: %w", inc.ID, err)
+		}
 	} else {
 		for _, f := range findings {
 			if f.Error != "" {

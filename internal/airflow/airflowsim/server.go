@@ -3,6 +3,7 @@ package airflowsim
 import (
 	"crypto/rand"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -268,6 +269,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) boo
 		}
 	}
 	if f.Hang {
+		// Read the body first: the server only notices a client hanging up
+		// (and cancels the context) once the request body has been consumed.
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 		<-r.Context().Done()
 		return true
 	}

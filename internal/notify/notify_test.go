@@ -1,0 +1,253 @@
+package notify_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/notify"
+	"github.com/medic-sh/medic/internal/report"
+	"github.com/medic-sh/medic/internal/store"
+	"github.com/medic-sh/medic/internal/store/sqlite"
+	"github.com/medic-sh/medic/internal/store/storetest"
+	"github.com/medic-sh/medic/internal/triage"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// recordingNotifier keeps every report it is asked to send and fails while
+// err is set.
+type recordingNotifier struct {
+	name string
+
+	mu      sync.Mutex
+	reports []*report.Report
+	err     error
+}
+
+var _ notify.Notifier = (*recordingNotifier)(nil)
+
+func (n *recordingNotifier) Name() string { return n.name }
+
+func (n *recordingNotifier) Notify(_ context.Context, r *report.Report) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.err != nil {
+		return n.err
+	}
+	n.reports = append(n.reports, r)
+	return nil
+}
+
+func (n *recordingNotifier) setErr(err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.err = err
+}
+
+func (n *recordingNotifier) sent() []*report.Report {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]*report.Report(nil), n.reports...)
+}
+
+type testBundle struct {
+	clock *storetest.Clock
+	store *sqlite.Store
+}
+
+func setup(t *testing.T, opts sqlite.Options) *testBundle {
+	t.Helper()
+	b := &testBundle{clock: storetest.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))}
+	opts.Path, opts.Now = filepath.Join(t.TempDir(), "medic.db"), b.clock.Now
+	var err error
+	b.store, err = sqlite.Open(context.Background(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, b.store.Close()) })
+	return b
+}
+
+// triagedIncident records a failure and completes its triage, which is
+// what enqueues a notification.
+func (b *testBundle) triagedIncident(t *testing.T, run string) *incident.Incident {
+	t.Helper()
+	ctx := context.Background()
+	res, err := b.store.EventRecord(ctx, &store.EventRecordParams{Event: storetest.Event("orders_etl", run, "load", 1), Window: time.Hour})
+	require.NoError(t, err)
+	inc := res.Incident
+	data, err := json.Marshal(triage.RunSummary{State: "failed", FirstFailingTask: "load", Owners: []string{"data-eng"}})
+	require.NoError(t, err)
+	_, err = b.store.FindingInsert(ctx, &incident.Finding{
+		SessionID: inc.TriageSessionID, IncidentID: inc.ID, Kind: incident.FindingRunSummary, Step: triage.StepRunSummary, Data: data,
+	})
+	require.NoError(t, err)
+	b.clock.Advance(30 * time.Second)
+	done, err := b.store.TriageComplete(ctx, &store.TriageCompleteParams{
+		IncidentID: inc.ID, SessionID: inc.TriageSessionID, Status: incident.SessionCompleted,
+		Summary: "orders_etl.load failed", State: incident.StateEscalated,
+	})
+	require.NoError(t, err)
+	require.True(t, done.Done)
+	return done.Incident
+}
+
+func notifyJob(incidentID string) *river.Job[store.NotifyJobArgs] {
+	return &river.Job[store.NotifyJobArgs]{
+		JobRow: &rivertype.JobRow{Attempt: 1, MaxAttempts: 5},
+		Args:   store.NotifyJobArgs{IncidentID: incidentID, Reason: "triaged"},
+	}
+}
+
+func (b *testBundle) audit(t *testing.T, incidentID, action string) []*incident.AuditEntry {
+	t.Helper()
+	entries, err := b.store.AuditList(context.Background(), &store.AuditListParams{IncidentID: incidentID})
+	require.NoError(t, err)
+	var out []*incident.AuditEntry
+	for _, e := range entries {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func TestWorkNotifiesOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite.Options{})
+	ctx := context.Background()
+	inc := b.triagedIncident(t, "manual__1")
+	console, slack := &recordingNotifier{name: "console"}, &recordingNotifier{name: "slack"}
+	w := &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{console, slack}, BaseURL: "https://medic.example.com", Logger: slog.New(slog.DiscardHandler)}
+
+	require.NoError(t, w.Work(ctx, notifyJob(inc.ID)))
+
+	for _, n := range []*recordingNotifier{console, slack} {
+		sent := n.sent()
+		require.Len(t, sent, 1, n.name)
+		r := sent[0]
+		require.Equal(t, inc.ID, r.Incident.ID)
+		require.Equal(t, "orders_etl.load failed", r.Incident.Summary)
+		require.Equal(t, "https://medic.example.com/api/v1/incidents/"+inc.ID, r.Link)
+		require.Len(t, r.Events, 1)
+		require.NotNil(t, r.Triage.Run, "the report carries what triage found")
+		require.Equal(t, "data-eng", r.Owner())
+		require.Equal(t, 30*time.Second, r.TriageDuration)
+	}
+	got, err := b.store.IncidentGetByID(ctx, inc.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.NotifiedAt)
+	notified := b.audit(t, inc.ID, "incident.notified")
+	require.Len(t, notified, 1)
+	require.JSONEq(t, `{"channel": "console,slack"}`, string(notified[0].Detail))
+
+	// A redelivered job finds the report sent.
+	require.NoError(t, w.Work(ctx, notifyJob(inc.ID)))
+	require.Len(t, console.sent(), 1)
+	require.Len(t, slack.sent(), 1)
+	require.Len(t, b.audit(t, inc.ID, "incident.notified"), 1)
+}
+
+func TestWorkFailingNotifierIsRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite.Options{})
+	ctx := context.Background()
+	inc := b.triagedIncident(t, "manual__1")
+	errSlack := errors.New("slack: 503 service unavailable")
+	console, slack := &recordingNotifier{name: "console"}, &recordingNotifier{name: "slack", err: errSlack}
+	w := &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{console, slack}}
+
+	err := w.Work(ctx, notifyJob(inc.ID))
+	require.ErrorIs(t, err, errSlack)
+	require.ErrorContains(t, err, "notify "+inc.ID+" via slack")
+	var cancel *rivertype.JobCancelError
+	require.NotErrorAs(t, err, &cancel, "a notifier outage is retried, not cancelled")
+	got, err := b.store.IncidentGetByID(ctx, inc.ID)
+	require.NoError(t, err)
+	require.Nil(t, got.NotifiedAt, "not marked, so the job system retries")
+	require.Empty(t, b.audit(t, inc.ID, "incident.notified"))
+	require.Len(t, console.sent(), 1, "the other channels were still tried")
+
+	slack.setErr(nil)
+	require.NoError(t, w.Work(ctx, notifyJob(inc.ID)))
+	require.Len(t, slack.sent(), 1)
+	got, err = b.store.IncidentGetByID(ctx, inc.ID)
+	require.NoError(t, err)
+	require.NotNil(t, got.NotifiedAt)
+	require.Len(t, b.audit(t, inc.ID, "incident.notified"), 1)
+}
+
+func TestWorkEveryNotifierFailing(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite.Options{})
+	inc := b.triagedIncident(t, "manual__1")
+	errA, errB := errors.New("a is down"), errors.New("b is down")
+	w := &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{
+		&recordingNotifier{name: "a", err: errA}, &recordingNotifier{name: "b", err: errB},
+	}}
+	err := w.Work(context.Background(), notifyJob(inc.ID))
+	require.ErrorIs(t, err, errA)
+	require.ErrorIs(t, err, errB, "every channel's failure is reported")
+}
+
+func TestWorkCancelsJobsForMissingIncidents(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite.Options{})
+	n := &recordingNotifier{name: "console"}
+	w := &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{n}}
+	err := w.Work(context.Background(), notifyJob("inc_missing"))
+	var cancel *rivertype.JobCancelError
+	require.ErrorAs(t, err, &cancel)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.Empty(t, n.sent())
+}
+
+func TestNotifyJobRunsOnRiver(t *testing.T) {
+	t.Parallel()
+	n := &recordingNotifier{name: "console"}
+	workers := river.NewWorkers()
+	b := setup(t, sqlite.Options{Workers: workers, Jobs: sqlite.JobOptions{MaxWorkers: 2, PollInterval: 10 * time.Millisecond}})
+	ctx := context.Background()
+	river.AddWorker(workers, &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{n}})
+	// Opening an incident enqueues its triage; this test completes triage
+	// itself.
+	river.AddWorker(workers, river.WorkFunc(func(context.Context, *river.Job[store.TriageJobArgs]) error { return nil }))
+	require.NoError(t, b.store.StartJobs(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		require.NoError(t, b.store.StopJobs(stopCtx))
+	})
+
+	inc := b.triagedIncident(t, "manual__1")
+	// Completing triage again (a redelivered triage job) enqueues nothing more.
+	_, err := b.store.TriageComplete(ctx, &store.TriageCompleteParams{
+		IncidentID: inc.ID, SessionID: inc.TriageSessionID, Status: incident.SessionCompleted, State: incident.StateEscalated,
+	})
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool {
+		got, err := b.store.IncidentGetByID(ctx, inc.ID)
+		require.NoError(t, err)
+		return got.NotifiedAt != nil
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool {
+		pending, err := b.store.PendingJobs(ctx, store.NotifyJobArgs{}.Kind())
+		require.NoError(t, err)
+		return pending == 0
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Len(t, n.sent(), 1)
+	require.Equal(t, inc.ID, n.sent()[0].Incident.ID)
+}
