@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -170,4 +171,17 @@ func TestRunOnceDeadline(t *testing.T) {
 	})
 	require.Error(t, err)
 	require.Regexp(t, `^demo: \d+ of \d+ incident\(s\) triaged when the deadline passed; run with -v to see what medic was doing$`, err.Error())
+}
+
+func TestRunRefusesToDeleteADatabaseItDidNotMake(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "production.db")
+	require.NoError(t, os.WriteFile(db, []byte("not a demo database"), 0o600))
+	_, err := demo.Run(context.Background(), demo.Options{
+		Once: true, Addr: "127.0.0.1:0", DatabasePath: db, Reports: io.Discard, Status: io.Discard,
+	})
+	require.ErrorContains(t, err, "was not made by medic demo")
+	got, err := os.ReadFile(db)
+	require.NoError(t, err)
+	require.Equal(t, "not a demo database", string(got), "the file is untouched")
 }
