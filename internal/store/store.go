@@ -67,6 +67,12 @@ type Store interface {
 
 	AuditList(ctx context.Context, p *AuditListParams) ([]*incident.AuditEntry, error)
 
+	// MinerSnapshotGet returns the saved state of a template miner, or nil
+	// when none was saved; MinerSnapshotSave replaces it. Template ids stay
+	// stable across restarts through these.
+	MinerSnapshotGet(ctx context.Context, name string) ([]byte, error)
+	MinerSnapshotSave(ctx context.Context, name string, snapshot []byte) error
+
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

@@ -63,6 +63,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"SessionStatusFinalSticks", testSessionStatus},
 		{"PollerMarkMovesForward", testPollerMark},
 		{"NotFound", testNotFound},
+		{"MinerSnapshotRoundTrip", testMinerSnapshot},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -400,4 +401,17 @@ func testNotFound(t *testing.T, h *Harness) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, err = h.Store.IncidentTransition(ctx, &store.IncidentTransitionParams{ID: "inc_missing", To: incident.StateResolved})
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func testMinerSnapshot(t *testing.T, h *Harness) {
+	ctx := context.Background()
+	got, err := h.Store.MinerSnapshotGet(ctx, "logs")
+	require.NoError(t, err)
+	require.Nil(t, got, "nothing saved yet")
+	require.NoError(t, h.Store.MinerSnapshotSave(ctx, "logs", []byte(`{"version":1}`)))
+	require.NoError(t, h.Store.MinerSnapshotSave(ctx, "logs", []byte(`{"version":1,"templates":[]}`)))
+	require.NoError(t, h.Store.MinerSnapshotSave(ctx, "other", []byte(`x`)))
+	got, err = h.Store.MinerSnapshotGet(ctx, "logs")
+	require.NoError(t, err)
+	require.JSONEq(t, `{"version":1,"templates":[]}`, string(got), "the last save wins")
 }
