@@ -3,6 +3,7 @@ module github.com/medic-sh/medic
 go 1.26.0
 
 require (
+	github.com/cloudflare/ahocorasick v0.0.0-20240916140611-054963ec9396
 	github.com/getkin/kin-openapi v0.152.0
 	github.com/google/uuid v1.6.0
 	github.com/prometheus/client_golang v1.25.0

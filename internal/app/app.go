@@ -23,6 +23,7 @@ import (
 	"github.com/medic-sh/medic/internal/config"
 	"github.com/medic-sh/medic/internal/httpapi"
 	"github.com/medic-sh/medic/internal/ingest"
+	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/notify"
 	"github.com/medic-sh/medic/internal/notify/console"
 	"github.com/medic-sh/medic/internal/store"
@@ -85,10 +86,17 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 
+	// Operator rules join the built-in ones in the process-wide redactor that
+	// every sink's text passes through before it is stored or shown.
+	redactor, err := logscan.NewRedactor(cfg.Logscan.Redact.RedactRules())
+	if err != nil {
+		return nil, fmt.Errorf("app: logscan.redact.rules: %w", err)
+	}
+	logscan.SetDefault(redactor)
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	var err error
 	a.instances, err = newInstances(cfg.Airflow.Instances, opts.HTTPClient, opts.Logger)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ type Config struct {
 	Jobs     Jobs     `yaml:"jobs"`
 	Airflow  Airflow  `yaml:"airflow"`
 	Ingest   Ingest   `yaml:"ingest"`
+	Logscan  Logscan  `yaml:"logscan"`
 	Triage   Triage   `yaml:"triage"`
 	Notify   Notify   `yaml:"notify"`
 }
@@ -123,6 +124,30 @@ type Webhook struct {
 	// empty the endpoint only accepts API tokens with role operator or above.
 	Secret       Secret `yaml:"secret"`
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+}
+
+// Logscan configures how task logs are read.
+type Logscan struct {
+	Redact Redact `yaml:"redact"`
+}
+
+// Redact configures secret redaction, which runs on every log line and
+// exception before medic stores, shows, posts or forwards it. The built-in
+// rules (logscan.BuiltinRules) always apply; Rules adds the operator's own.
+type Redact struct {
+	// Rules are operator rules, applied after the built-in ones; nil means
+	// none. It is a pointer so that the list is one key of its own: an
+	// empty list and an absent one are the same, and no entry has defaults.
+	Rules *[]RedactRule `yaml:"rules"`
+}
+
+// RedactRule is one operator redaction rule; see logscan.RedactRule for the
+// meaning of each field.
+type RedactRule struct {
+	Name        string   `yaml:"name"`
+	Pattern     string   `yaml:"pattern"`
+	Keywords    []string `yaml:"keywords"`
+	SecretGroup int      `yaml:"secret_group"`
 }
 
 // Triage configures the first-pass investigation of each incident.

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/medic-sh/medic/internal/logscan"
 )
 
 // Limits that Validate enforces.
@@ -84,6 +86,7 @@ func (c *Config) problems() []*FieldError {
 		v.add("ingest.webhook.max_body_bytes", "want between %d (1 KiB) and %d (64 MiB), got %d",
 			MinWebhookBodyBytes, MaxWebhookBodyBytes, mb)
 	}
+	c.Logscan.Redact.validate(v)
 	t := c.Triage
 	v.positive("triage.frequency_lookback", t.FrequencyLookback)
 	v.atLeast("triage.recurring_threshold", int64(t.RecurringThreshold), 1)
@@ -206,6 +209,47 @@ func (a Airflow) validate(v *validator) {
 		v.positive(p+".poll.interval", in.Poll.Interval)
 		v.positive(p+".poll.lookback", in.Poll.Lookback)
 	}
+}
+
+// validate checks each operator rule as logscan.NewRedactor would: a
+// unique name that is not a built-in rule's, keywords, a pattern that
+// compiles and does not match the empty string, and a capture group the
+// pattern has.
+func (r Redact) validate(v *validator) {
+	names := map[string]int{}
+	for i, rule := range r.RedactRules() {
+		p := fmt.Sprintf("logscan.redact.rules[%d]", i)
+		if first, dup := names[rule.Name]; dup {
+			v.add(p+".name", "%q is already the name of logscan.redact.rules[%d]", rule.Name, first)
+		} else {
+			names[rule.Name] = i
+		}
+		for _, e := range logscan.CheckRule(rule) {
+			v.add(p+"."+e.Field, "%s", e.Msg)
+		}
+	}
+}
+
+// RedactRules returns the operator rules in the form logscan.NewRedactor
+// takes. At start-up the application builds the redactor from them:
+//
+//	r, err := logscan.NewRedactor(cfg.Logscan.Redact.RedactRules())
+//	...
+//	logscan.SetDefault(r)
+func (r Redact) RedactRules() []logscan.RedactRule {
+	if r.Rules == nil {
+		return nil
+	}
+	out := make([]logscan.RedactRule, len(*r.Rules))
+	for i, rule := range *r.Rules {
+		out[i] = logscan.RedactRule{
+			Name:        rule.Name,
+			Keywords:    append([]string(nil), rule.Keywords...),
+			Pattern:     rule.Pattern,
+			SecretGroup: rule.SecretGroup,
+		}
+	}
+	return out
 }
 
 // LoopbackOnly reports whether no API tokens are configured, in which case
