@@ -127,6 +127,7 @@ func NewRootCmd(streams IO) *cobra.Command {
 		newTriageCmd(streams),
 		group(newIncidentsCmd(streams)),
 		group(newConfigCmd(streams)),
+		group(newBenchCmd(streams)),
 		newVersionCmd(streams),
 	)
 	return group(root)

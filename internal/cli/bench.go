@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medic-sh/medic/internal/bench/logparse"
+)
+
+func newBenchCmd(streams IO) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure medic's parts on benchmark data",
+		Long:  "Benchmarks print what they measured and how; with --json the last line is one JSON object of figures.",
+	}
+	cmd.AddCommand(newBenchLogparseCmd(streams))
+	return cmd
+}
+
+func newBenchLogparseCmd(streams IO) *cobra.Command {
+	var (
+		dir     string
+		asJSON  bool
+		systems []string
+		timing  int
+	)
+	cmd := &cobra.Command{
+		Use:   "logparse --loghub DIR",
+		Short: "Template mining on Loghub-2k: GA, FGA, PA, FTA and lines/s, with Drain as the baseline",
+		Long: "Runs medic's template miner (one configuration for every system) and a Drain baseline on every " +
+			"DIR/<S>/<S>_2k.log_structured_corrected.csv (input: its Content column; truth: its EventTemplate column) " +
+			"and prints grouping accuracy (GA), F1 grouping accuracy (FGA), parsing accuracy (PA) and F1 template " +
+			"accuracy (FTA) per system and their means, as defined in Loghub's METRICS.md.",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return usageError{errors.New("--loghub DIR is required (a folder with one <S>/<S>_2k.log_structured_corrected.csv per system)")}
+			}
+			res, err := logparse.Run(cmd.Context(), dir, logparse.Options{Systems: systems, TimingRuns: timing})
+			if errors.Is(err, logparse.ErrNoData) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return res.WriteJSON(streams.Out)
+			}
+			if err := res.WriteTable(streams.Out); err != nil {
+				return fmt.Errorf("write table: %w", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "loghub", "", "folder laid out like Loghub-2k (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "end with one JSON line of figures")
+	cmd.Flags().StringSliceVar(&systems, "system", nil, "only these systems (repeatable)")
+	cmd.Flags().IntVar(&timing, "timing-runs", 3, "runs per system for timing; the fastest is reported")
+	return cmd
+}
