@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medic-sh/medic/internal/bench/logparse"
+	logscanbench "github.com/medic-sh/medic/internal/bench/logscan"
 )
 
 func newBenchCmd(streams IO) *cobra.Command {
@@ -15,7 +16,41 @@ func newBenchCmd(streams IO) *cobra.Command {
 		Short: "Measure medic's parts on benchmark data",
 		Long:  "Benchmarks print what they measured and how; with --json the last line is one JSON object of figures.",
 	}
-	cmd.AddCommand(newBenchLogparseCmd(streams))
+	cmd.AddCommand(newBenchLogparseCmd(streams), newBenchLogscanCmd(streams))
+	return cmd
+}
+
+func newBenchLogscanCmd(streams IO) *cobra.Command {
+	var (
+		size   string
+		seed   int64
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "logscan [--size 100MB]",
+		Short: "Throughput of tail + error extraction + redaction on a generated Airflow log with planted secrets",
+		Long: "Generates an Airflow-style task log of --size bytes with planted fake secrets, streams it through " +
+			"redaction (every line) and the tail, extracts the error block from the tail, and reports MB/s, " +
+			"lines/s and how many planted secrets survived redaction (the target is zero).",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := logscanbench.ParseSize(size)
+			if err != nil {
+				return usageError{fmt.Errorf("--size: %w", err)}
+			}
+			res, err := logscanbench.Run(cmd.Context(), logscanbench.Options{Size: n, Seed: seed})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return res.WriteJSON(streams.Out)
+			}
+			return res.WriteTable(streams.Out)
+		},
+	}
+	cmd.Flags().StringVar(&size, "size", "100MB", "size of the generated log (e.g. 16MB, 1GB)")
+	cmd.Flags().Int64Var(&seed, "seed", 1, "the same seed generates the same log")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "end with one JSON line of figures")
 	return cmd
 }
 

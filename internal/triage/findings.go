@@ -1,6 +1,11 @@
 package triage
 
-import "time"
+import (
+	"time"
+
+	"github.com/medic-sh/medic/internal/logscan/extract"
+	"github.com/medic-sh/medic/internal/logscan/signature"
+)
 
 // Step names. Each is recorded once per session, so a resumed triage skips
 // the steps it already finished.
@@ -74,13 +79,18 @@ type LogExcerpt struct {
 	TryNumber int      `json:"try_number"`
 	Lines     []string `json:"lines"`
 	// FirstLine is the line number (1-based, within the fetched tail) of Lines[0].
-	FirstLine  int      `json:"first_line"`
+	FirstLine int `json:"first_line"`
 	// TailLines is how many lines of the tail were read; LogBytes is how
 	// much of the log the client read to find that tail.
-	TailLines  int      `json:"tail_lines"`
-	LogBytes   int64    `json:"log_bytes"`
-	Truncated  bool     `json:"truncated"`
-	ErrorLines []int    `json:"error_lines,omitempty"`
-	Headline   string   `json:"headline,omitempty"`
-	Sources    []string `json:"sources,omitempty"`
+	TailLines  int    `json:"tail_lines"`
+	LogBytes   int64  `json:"log_bytes"`
+	Truncated  bool   `json:"truncated"`
+	ErrorLines []int  `json:"error_lines,omitempty"`
+	Headline   string `json:"headline,omitempty"`
+	// Error is the root-cause error block extracted from the tail (line
+	// numbers within the tail), nil when none was found.
+	Error *extract.Block `json:"error,omitempty"`
+	// Signature identifies the failure across runs, dates and hosts.
+	Signature *signature.Signature `json:"signature,omitempty"`
+	Sources   []string             `json:"sources,omitempty"`
 }

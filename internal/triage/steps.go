@@ -13,6 +13,8 @@ import (
 	"github.com/medic-sh/medic/internal/airflow"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/logscan"
+	"github.com/medic-sh/medic/internal/logscan/extract"
+	"github.com/medic-sh/medic/internal/logscan/signature"
 )
 
 // resolve makes sure the incident knows which task tries failed. An incident
@@ -233,21 +235,35 @@ func (r *Runner) logExcerpt(ctx context.Context, st *state) (*incident.Finding, 
 	// Redact the whole text before splitting it: a secret can span lines (a
 	// PEM private key), and per-line rules would let its body through.
 	lines := strings.Split(strings.TrimRight(logscan.Redact(lg.Text), "\n"), "\n")
-	from, to := excerptWindow(lines, logscan.ErrorLines(lines), r.opts.ExcerptLines)
 	ex := LogExcerpt{
-		TaskID: st.focusTask, TryNumber: st.focusTry, Lines: lines[from:to], FirstLine: from + 1,
-		TailLines: len(lines), LogBytes: lg.Bytes, Truncated: lg.Truncated, Sources: logscan.RedactLines(slices.Clone(lg.Sources)),
+		TaskID: st.focusTask, TryNumber: st.focusTry, TailLines: len(lines), LogBytes: lg.Bytes,
+		Truncated: lg.Truncated, Sources: logscan.RedactLines(slices.Clone(lg.Sources)),
 	}
 	var evidence []incident.Evidence
+	ref := fmt.Sprintf("%s try %d", st.focusTask, st.focusTry)
+	from, to := excerptWindow(lines, logscan.ErrorLines(lines), r.opts.ExcerptLines)
+	if root := extract.Extract(lines).Root; root != nil {
+		// The extracted root cause names the failure; the window around the
+		// error lines is kept, widened to the block's end if it ends later.
+		if root.End > to {
+			from, to = max(0, min(root.End+2, len(lines))-r.opts.ExcerptLines), min(root.End+2, len(lines))
+		}
+		sig := signature.Of(root)
+		ex.Error, ex.Signature = root, &sig
+		ex.Headline = root.Message
+		if root.ExceptionType != "" {
+			ex.Headline = root.ExceptionType + ": " + root.Message
+		}
+		q := quoteLine(lines, root)
+		evidence = append(evidence, incident.Evidence{Source: "log", Ref: ref, Line: q + 1, Text: lines[q]})
+	} else if idx, ok := headline(lines[from:to]); ok {
+		ex.Headline = strings.TrimPrefix(stripPrefix(lines[from+idx]), causedBy)
+		evidence = append(evidence, incident.Evidence{Source: "log", Ref: ref, Line: from + idx + 1, Text: lines[from+idx]})
+	}
+	ex.Headline = truncate(firstLineOf(ex.Headline), 300)
+	ex.Lines, ex.FirstLine = lines[from:to], from+1
 	for _, i := range logscan.ErrorLines(ex.Lines) {
 		ex.ErrorLines = append(ex.ErrorLines, from+i+1)
-	}
-	if idx, ok := headline(lines[from:to]); ok {
-		ex.Headline = strings.TrimPrefix(stripPrefix(lines[from+idx]), causedBy)
-		evidence = append(evidence, incident.Evidence{
-			Source: "log", Ref: fmt.Sprintf("%s try %d", st.focusTask, st.focusTry),
-			Line: from + idx + 1, Text: lines[from+idx],
-		})
 	}
 	summary := fmt.Sprintf("log of %s try %d: %d line(s) read", st.focusTask, st.focusTry, len(lines))
 	if ex.Truncated {
@@ -257,6 +273,29 @@ func (r *Runner) logExcerpt(ctx context.Context, st *state) (*incident.Finding, 
 		summary += ": " + ex.Headline
 	}
 	return &incident.Finding{Summary: summary, Data: mustJSON(ex), Evidence: evidence}, nil
+}
+
+// quoteLine is the line of a block that states its error: the last one
+// naming the exception type or starting the message, else the block's last.
+func quoteLine(lines []string, b *extract.Block) int {
+	end := min(b.End, len(lines))
+	msg := firstLineOf(b.Message)
+	if len(msg) > 40 {
+		msg = msg[:40]
+	}
+	for i := end - 1; i >= max(0, b.Start); i-- {
+		if (b.ExceptionType != "" && strings.Contains(lines[i], b.ExceptionType)) || (msg != "" && strings.Contains(lines[i], msg)) {
+			return i
+		}
+	}
+	return max(0, end-1)
+}
+
+func firstLineOf(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // excerptWindow picks at most n lines ending a little after the last error
