@@ -37,7 +37,7 @@ func newDemoCmd(streams IO) *cobra.Command {
 			}
 			db := streams.Getenv("MEDIC_DATABASE_URL")
 			if db == "" {
-				db = "medic-demo.db"
+				db = demo.DefaultDatabase
 			}
 			level := slog.LevelWarn
 			if verbose {

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -157,9 +158,12 @@ func demoConfig(opts Options, simURL, password, secret string) *config.Config {
 	return cfg
 }
 
+// DefaultDatabase is the demo's database file name in the working directory.
+const DefaultDatabase = "medic-demo.db"
+
 // recreateDatabase deletes the previous demo database so every run starts
 // from the same state. It only ever deletes a database an earlier demo made
-// (marked by a "<db>.demo" file beside it) and that no medic is using, so a
+// (named medic-demo.db, or marked by a "<db>.demo" file beside it) and that no medic is using, so a
 // MEDIC_DATABASE_URL left pointing at a real database is never wiped.
 func recreateDatabase(url string) error {
 	path, err := app.SQLitePath(url)
@@ -168,7 +172,7 @@ func recreateDatabase(url string) error {
 	}
 	marker := path + ".demo"
 	if _, err := os.Stat(path); err == nil {
-		if _, err := os.Stat(marker); err != nil {
+		if _, err := os.Stat(marker); err != nil && filepath.Base(path) != DefaultDatabase {
 			return fmt.Errorf("demo: %s exists and was not made by medic demo, so the demo will not delete it: "+
 				"point MEDIC_DATABASE_URL at a new file (or unset it to use medic-demo.db)", path)
 		}
