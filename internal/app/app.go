@@ -24,6 +24,7 @@ import (
 	"github.com/medic-sh/medic/internal/httpapi"
 	"github.com/medic-sh/medic/internal/ingest"
 	"github.com/medic-sh/medic/internal/logscan"
+	"github.com/medic-sh/medic/internal/logscan/template"
 	"github.com/medic-sh/medic/internal/notify"
 	"github.com/medic-sh/medic/internal/notify/console"
 	"github.com/medic-sh/medic/internal/store"
@@ -52,6 +53,7 @@ type App struct {
 	log       *slog.Logger
 	store     *sqlite.Store
 	ingest    *ingest.Service
+	templates *minerKeeper
 	instances *instances
 	pollers   []*ingest.Poller
 	server    *http.Server
@@ -119,10 +121,16 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	a.onStop(func(context.Context) error { return a.store.Close() })
 
+	a.templates, err = newMinerKeeper(ctx, a.store, 30*time.Second, opts.Logger)
+	if err != nil {
+		_ = a.Stop(ctx)
+		return nil, fmt.Errorf("app: %w", err)
+	}
 	a.ingest = ingest.NewService(a.store, groupWindow, opts.Logger, reg)
 	runner := triage.NewRunner(a.store, a.instances, a.ingest, triage.Options{
 		FrequencyLookback: cfg.Triage.FrequencyLookback, RecurringThreshold: cfg.Triage.RecurringThreshold,
 		LogTailLines: cfg.Triage.LogTailLines, LogMaxBytes: cfg.Triage.LogMaxBytes, StepTimeout: cfg.Triage.StepTimeout,
+		Miner: a.templates.miner,
 	}, opts.Logger, opts.Now)
 	river.AddWorker(workers, &triage.Worker{Runner: runner})
 	var notifiers []notify.Notifier
@@ -205,6 +213,8 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.store.StartJobs(ctx); err != nil {
 		return err
 	}
+	a.templates.start(ctx)
+	a.onStop(a.templates.stop) // after the workers stop: their last lines are saved too
 	a.onStop(a.store.StopJobs)
 	for _, p := range a.pollers {
 		if err := p.Start(ctx); err != nil {
@@ -281,3 +291,6 @@ func (a *App) ready(ctx context.Context) error {
 	defer cancel()
 	return a.store.Ping(ctx)
 }
+
+// Templates exposes the task-log template miner, for tests.
+func (a *App) Templates() *template.Miner { return a.templates.miner }

@@ -327,3 +327,48 @@ func runHelperDaemon() int {
 	<-ctx.Done()
 	return 0
 }
+
+// TestTemplateIDsSurviveRestart checks that the templates mined from task
+// logs, and their ids, are the same after medic restarts on its database.
+func TestTemplateIDsSurviveRestart(t *testing.T) {
+	t.Parallel()
+	sim, srv := newSim(t, 2)
+	var failures []airflowsim.TaskFailure
+	var mu sync.Mutex
+	sim.OnTaskFailed(func(f airflowsim.TaskFailure) { mu.Lock(); failures = append(failures, f); mu.Unlock() })
+	_, err := sim.StartRun("orders_etl", testRun, time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC),
+		map[string][]airflowsim.Outcome{"load": {undefinedColumn}})
+	require.NoError(t, err)
+	db := filepath.Join(t.TempDir(), "medic.db")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	a, err := app.New(context.Background(), app.Options{Config: testConfig(db, srv.URL, 2), Listener: ln})
+	require.NoError(t, err)
+	require.NoError(t, a.Start(context.Background()))
+	mu.Lock()
+	f := failures[0]
+	mu.Unlock()
+	require.Equal(t, http.StatusAccepted, postCallback(t, a.Addr(), failurePayload(f)))
+	incs := waitTriaged(t, a.Store(), 1)
+	findings, err := a.Store().FindingListBySession(context.Background(), incs[0].TriageSessionID)
+	require.NoError(t, err)
+	ex := triage.Decode(findings).Log
+	require.NotNil(t, ex)
+	require.NotEmpty(t, ex.Templates, "the error lines were mined")
+	require.NotNil(t, ex.Signature)
+	before := a.Templates().Templates()
+	require.NotEmpty(t, before)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, a.Stop(ctx))
+
+	b := startApp(t, testConfig(db, srv.URL, 2), &syncBuffer{})
+	after := b.Templates().Templates()
+	require.Equal(t, before, after, "the same templates with the same ids after a restart")
+	for _, lt := range ex.Templates {
+		got, ok := b.Templates().Lookup(lt.ID)
+		require.True(t, ok, "template %s of line %d is known after the restart", lt.ID, lt.Line)
+		require.Equal(t, lt.ID, got.ID)
+	}
+}

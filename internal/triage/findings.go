@@ -92,5 +92,15 @@ type LogExcerpt struct {
 	Error *extract.Block `json:"error,omitempty"`
 	// Signature identifies the failure across runs, dates and hosts.
 	Signature *signature.Signature `json:"signature,omitempty"`
-	Sources   []string             `json:"sources,omitempty"`
+	// Templates are the mined templates of the error lines, by line number
+	// within the tail (when a template miner is configured).
+	Templates []LineTemplate `json:"templates,omitempty"`
+	Sources   []string       `json:"sources,omitempty"`
+}
+
+// LineTemplate is the template one log line was mined into.
+type LineTemplate struct {
+	Line     int    `json:"line"`
+	ID       string `json:"id"`
+	Template string `json:"template"`
 }

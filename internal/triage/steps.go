@@ -265,6 +265,7 @@ func (r *Runner) logExcerpt(ctx context.Context, st *state) (*incident.Finding, 
 	for _, i := range logscan.ErrorLines(ex.Lines) {
 		ex.ErrorLines = append(ex.ErrorLines, from+i+1)
 	}
+	ex.Templates = r.mine(lines, ex.ErrorLines)
 	summary := fmt.Sprintf("log of %s try %d: %d line(s) read", st.focusTask, st.focusTry, len(lines))
 	if ex.Truncated {
 		summary += " (tail of a longer log)"
@@ -296,6 +297,27 @@ func firstLineOf(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// mine feeds every redacted line's message to the template miner (so
+// templates learn from whole logs, not only from errors) and returns the
+// templates of the error lines (1-based numbers).
+func (r *Runner) mine(lines []string, errorLines []int) []LineTemplate {
+	if r.opts.Miner == nil {
+		return nil
+	}
+	want := map[int]bool{}
+	for _, n := range errorLines {
+		want[n-1] = true
+	}
+	var out []LineTemplate
+	for i, l := range lines {
+		m := r.opts.Miner.Add(logscan.ParseLine(l).Message)
+		if want[i] {
+			out = append(out, LineTemplate{Line: i + 1, ID: m.ID, Template: m.Template})
+		}
+	}
+	return out
 }
 
 // excerptWindow picks at most n lines ending a little after the last error

@@ -15,6 +15,7 @@ import (
 
 	"github.com/medic-sh/medic/internal/airflow"
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/logscan/template"
 	"github.com/medic-sh/medic/internal/store"
 )
 
@@ -47,6 +48,9 @@ type Options struct {
 	StepTimeout        time.Duration
 	// ExcerptLines caps how many log lines the excerpt keeps.
 	ExcerptLines int
+	// Miner, when set, mines the redacted lines of every log read into
+	// templates, and the excerpt records the templates of its error lines.
+	Miner *template.Miner
 }
 
 // Runner runs triage sessions.
