@@ -1,0 +1,63 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/medic-sh/medic/internal/sharedtest"
+)
+
+func lastJSONLine(t *testing.T, stdout string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &got), "last line: %s", lines[len(lines)-1])
+	return got
+}
+
+func TestBenchLogparseJSON(t *testing.T) {
+	t.Parallel()
+	dir := sharedtest.Dir(t, "loghub")
+	r := medic(t, nil, "bench", "logparse", "--loghub", dir, "--system", "HDFS", "--system", "Apache", "--timing-runs", "1", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	got := lastJSONLine(t, r.stdout)
+	for _, key := range []string{"systems", "mean", "baseline"} {
+		require.Contains(t, got, key)
+	}
+	systems := got["systems"].([]any)
+	require.Len(t, systems, 2)
+	for _, s := range systems {
+		for _, key := range []string{"system", "ga", "fga", "pa", "fta", "lines_per_sec"} {
+			require.Contains(t, s, key)
+		}
+	}
+	mean := got["mean"].(map[string]any)
+	require.Greater(t, mean["ga"].(float64), 0.9, "HDFS and Apache are easy systems")
+	require.Contains(t, got["baseline"], "mean")
+}
+
+func TestBenchLogparseNeedsADataFolder(t *testing.T) {
+	t.Parallel()
+	r := medic(t, nil, "bench", "logparse")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "--loghub DIR is required")
+	r = medic(t, nil, "bench", "logparse", "--loghub", t.TempDir())
+	require.Equal(t, 2, r.code, "an empty folder is a usage error")
+	require.Contains(t, r.stderr, "_2k.log_structured_corrected.csv")
+}
+
+func TestBenchLogscanJSON(t *testing.T) {
+	t.Parallel()
+	r := medic(t, nil, "bench", "logscan", "--size", "2MB", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	got := lastJSONLine(t, r.stdout)
+	require.InDelta(t, 2e6, got["bytes"].(float64), 2e5)
+	require.Greater(t, got["secrets_planted"].(float64), 0.0)
+	require.Zero(t, got["secrets_missed"].(float64), "no planted secret survives redaction")
+	require.Greater(t, got["mb_per_sec"].(float64), 0.0)
+	r = medic(t, nil, "bench", "logscan", "--size", "lots")
+	require.Equal(t, 2, r.code)
+}
