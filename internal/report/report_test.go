@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/logscan/extract"
+	"github.com/medic-sh/medic/internal/logscan/signature"
 	"github.com/medic-sh/medic/internal/report"
 	"github.com/medic-sh/medic/internal/store"
 	"github.com/medic-sh/medic/internal/store/sqlite"
@@ -105,6 +107,13 @@ func fullFindings(t *testing.T) []*incident.Finding {
 				longLine,
 			},
 			Headline: `psycopg2.errors.UndefinedColumn: column "customer_idd" does not exist`,
+			Error: &extract.Block{
+				Kind: "postgres", ExceptionType: "psycopg2.errors.UndefinedColumn", Message: `column "customer_idd" does not exist`,
+				FirstUserFrame: &extract.Frame{File: "/opt/airflow/dags/orders.py", Line: 41, Function: "transform", User: true},
+				Details:        map[string]string{"sqlstate": "42703", "hint": `Perhaps you meant to reference the column "orders.customer_id".`, "format": "python_traceback"},
+				Confidence:     0.95,
+			},
+			Signature: &signature.Signature{ID: "sig_0123456789abcdef"},
 		})},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -61,6 +62,22 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, ", previously at %s", fq.LastFailure.UTC().Format(time.RFC3339))
 		}
 		b.WriteString("\n")
+	}
+	if lg := r.Triage.Log; lg != nil && lg.Error != nil {
+		e := lg.Error
+		fmt.Fprintf(&b, "  Root cause (%s, confidence %.2f): %s\n", e.Kind, e.Confidence, clip(lg.Headline, maxLineWidth))
+		if f := e.FirstUserFrame; f != nil {
+			fmt.Fprintf(&b, "    in %s:%d %s\n", f.File, f.Line, f.Function)
+		}
+		for _, k := range sortedKeys(e.Details) {
+			if internalDetail[k] {
+				continue
+			}
+			fmt.Fprintf(&b, "    %s: %s\n", k, clip(e.Details[k], maxLineWidth))
+		}
+		if lg.Signature != nil {
+			fmt.Fprintf(&b, "    signature %s\n", lg.Signature.ID)
+		}
 	}
 	if lg := r.Triage.Log; lg != nil && len(lg.Lines) == 0 {
 		fmt.Fprintf(&b, "  Log (%s try %d): empty\n", lg.TaskID, lg.TryNumber)
@@ -139,4 +156,17 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// internalDetail lists extractor details that say how a block was parsed,
+// not what went wrong.
+var internalDetail = map[string]bool{"format": true, "line": true}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
