@@ -130,7 +130,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	runner := triage.NewRunner(a.store, a.instances, a.ingest, triage.Options{
 		FrequencyLookback: cfg.Triage.FrequencyLookback, RecurringThreshold: cfg.Triage.RecurringThreshold,
 		LogTailLines: cfg.Triage.LogTailLines, LogMaxBytes: cfg.Triage.LogMaxBytes, StepTimeout: cfg.Triage.StepTimeout,
-		Miner: a.templates.miner,
+		Miner: a.templates.miner, Metrics: triage.NewMetrics(reg),
 	}, opts.Logger, opts.Now)
 	river.AddWorker(workers, &triage.Worker{Runner: runner})
 	var notifiers []notify.Notifier

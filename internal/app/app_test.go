@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -207,6 +208,15 @@ func TestSameFailureFromCallbacksAndPollerIsOneIncident(t *testing.T) {
 			require.NotNil(t, sum.Log)
 			require.Contains(t, sum.Log.Headline, `column "customer_ref" does not exist`)
 			require.Equal(t, 1, strings.Count(out.String(), "INCIDENT "+inc.ID), "reported exactly once")
+
+			resp, err := http.Get("http://" + a.Addr() + "/metrics")
+			require.NoError(t, err)
+			metrics, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			require.Contains(t, string(metrics), `medic_triage_completed_total{status="completed"} 1`)
+			require.Contains(t, string(metrics), "medic_triage_duration_seconds_count 1")
+			require.Contains(t, string(metrics), `medic_failure_events_total{result="duplicate",source="callback"} 2`)
 		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/medic-sh/medic/internal/airflow"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/logscan/template"
@@ -48,6 +50,8 @@ type Options struct {
 	StepTimeout        time.Duration
 	// ExcerptLines caps how many log lines the excerpt keeps.
 	ExcerptLines int
+	// Metrics, when set, counts completed triage and its duration.
+	Metrics *Metrics
 	// Miner, when set, mines the redacted lines of every log read into
 	// templates, and the excerpt records the templates of its error lines.
 	Miner *template.Miner
@@ -216,14 +220,41 @@ func (r *Runner) finish(ctx context.Context, inc *incident.Incident, sessionID s
 			}
 		}
 	}
-	_, err = r.store.TriageComplete(ctx, &store.TriageCompleteParams{
+	res, err := r.store.TriageComplete(ctx, &store.TriageCompleteParams{
 		IncidentID: inc.ID, SessionID: sessionID, Status: status, Summary: summary,
 		Severity: severity(findings), State: incident.StateEscalated,
 	})
 	if err != nil {
 		return fmt.Errorf("triage %s: %w", inc.ID, err)
 	}
+	if res.Done && r.opts.Metrics != nil && res.Incident.TriagedAt != nil {
+		r.opts.Metrics.Completed.WithLabelValues(string(status)).Inc()
+		r.opts.Metrics.Duration.Observe(res.Incident.TriagedAt.Sub(res.Incident.CreatedAt).Seconds())
+	}
 	return nil
+}
+
+// Metrics are triage's Prometheus metrics.
+type Metrics struct {
+	Completed *prometheus.CounterVec
+	Duration  prometheus.Histogram
+}
+
+// NewMetrics registers triage's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Completed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medic_triage_completed_total",
+			Help: "Triage sessions completed, by final status (completed, partial, failed).",
+		}, []string{"status"}),
+		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "medic_triage_duration_seconds",
+			Help:    "Time from an incident's first failure report to its completed triage.",
+			Buckets: []float64{0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
+	}
+	reg.MustRegister(m.Completed, m.Duration)
+	return m
 }
 
 func decode[T any](f *incident.Finding) (*T, bool) {
