@@ -21,6 +21,8 @@ var (
 	ErrWrongType = errors.New("wrong type")
 	// ErrSecretSource is a *_file or *_env secret that could not be read.
 	ErrSecretSource = errors.New("secret source")
+	// ErrSyntax is a file that is not well-formed YAML.
+	ErrSyntax = errors.New("YAML syntax error")
 	// ErrMultipleDocuments is a file holding more than one YAML document.
 	ErrMultipleDocuments = errors.New("multiple documents")
 	// ErrInvalid is a value of the right type that Validate rejects.

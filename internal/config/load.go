@@ -21,6 +21,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -158,6 +161,24 @@ func Load(path string, env func(string) string) (*Config, error) {
 }
 
 // parse decodes data over the defaults, returning where each key was set.
+// yamlLine finds the line number in the YAML parser's messages
+// ("yaml: line 3: found character that cannot start any token").
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns the YAML parser's error into a FieldError that reads
+// "medic.yaml:3: found character that cannot start any token".
+func syntaxError(name string, err error) error {
+	fe := &FieldError{File: name, Err: newProblem(ErrSyntax, "%s", strings.TrimPrefix(err.Error(), "yaml: "))}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		fe.Line, _ = strconv.Atoi(m[1])
+		fe.Err = newProblem(ErrSyntax, "%s", m[2])
+	}
+	if name == "" {
+		fe.File = label(name)
+	}
+	return fe
+}
+
 func parse(data []byte, name string, src sources) (*Config, positions, error) {
 	c, pos := defaults(), positions{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -165,14 +186,14 @@ func parse(data []byte, name string, src sources) (*Config, positions, error) {
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
 		return c, pos, nil
 	} else if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", label(name), err)
+		return nil, nil, syntaxError(name, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, nil, &FieldError{File: name, Line: extra.Line, Err: newProblem(ErrMultipleDocuments,
 			"a second YAML document starts here; medic reads exactly one (remove the ---)")}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, nil, fmt.Errorf("%s: %w", label(name), err)
+		return nil, nil, syntaxError(name, err)
 	}
 	d := &decoder{file: name, src: src, pos: pos, merging: map[*yaml.Node]bool{}}
 	if name != "" {

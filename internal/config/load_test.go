@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -186,8 +187,13 @@ func TestParseSyntaxError(t *testing.T) {
 	t.Parallel()
 	_, err := Parse([]byte("log:\n  level: [info\n"), "medic.yaml")
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "medic.yaml")
-	require.Empty(t, Problems(err), "a syntax error is not a key's problem")
+	require.ErrorIs(t, err, ErrSyntax)
+	ps := Problems(err)
+	require.Len(t, ps, 1, "a syntax error is one problem with its position")
+	require.Equal(t, "medic.yaml", ps[0].File)
+	require.Positive(t, ps[0].Line)
+	require.Empty(t, ps[0].Path, "it belongs to no key")
+	require.True(t, strings.HasPrefix(err.Error(), fmt.Sprintf("medic.yaml:%d: ", ps[0].Line)), err.Error())
 	require.Empty(t, Problems(nil))
 }
 
