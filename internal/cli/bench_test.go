@@ -61,3 +61,18 @@ func TestBenchLogscanJSON(t *testing.T) {
 	r = medic(t, nil, "bench", "logscan", "--size", "lots")
 	require.Equal(t, 2, r.code)
 }
+
+func TestBenchMemoryJSON(t *testing.T) {
+	t.Parallel()
+	r := medic(t, nil, "bench", "memory", "--records", "2k", "--queries", "20", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	got := lastJSONLine(t, r.stdout)
+	sizes := got["sizes"].([]any)
+	require.Len(t, sizes, 1)
+	size := sizes[0].(map[string]any)
+	require.InDelta(t, 2000, size["records"].(float64), 0)
+	require.InDelta(t, 1.0, size["recall_at_k"].(float64), 1e-9, "the search is exact")
+	require.Greater(t, size["p99_ms"].(float64), 0.0)
+	r = medic(t, nil, "bench", "memory", "--records", "many")
+	require.Equal(t, 2, r.code)
+}
