@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	classifybench "github.com/medic-sh/medic/internal/bench/classify"
 	"github.com/medic-sh/medic/internal/bench/logparse"
 	logscanbench "github.com/medic-sh/medic/internal/bench/logscan"
 	memorybench "github.com/medic-sh/medic/internal/bench/memory"
@@ -17,7 +18,7 @@ func newBenchCmd(streams IO) *cobra.Command {
 		Short: "Measure medic's parts on benchmark data",
 		Long:  "Benchmarks print what they measured and how; with --json the last line is one JSON object of figures.",
 	}
-	cmd.AddCommand(newBenchLogparseCmd(streams), newBenchLogscanCmd(streams), newBenchMemoryCmd(streams))
+	cmd.AddCommand(newBenchLogparseCmd(streams), newBenchLogscanCmd(streams), newBenchMemoryCmd(streams), newBenchClassifyCmd(streams))
 	return cmd
 }
 
@@ -131,6 +132,38 @@ func newBenchMemoryCmd(streams IO) *cobra.Command {
 	cmd.Flags().IntVar(&queries, "queries", 200, "timed searches per size")
 	cmd.Flags().IntVar(&dim, "dim", 256, "vector dimension")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "the same seed generates the same vectors and queries")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "end with one JSON line of figures")
+	return cmd
+}
+
+func newBenchClassifyCmd(streams IO) *cobra.Command {
+	var (
+		cases  string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "classify --cases FILE.jsonl",
+		Short: "Failure classification on labelled logs: accuracy, macro-F1, retry-safe precision/recall, calibration",
+		Long: "Classifies the log of every case in FILE (JSON lines with id, log, label, retry_safe, remediation, " +
+			"as ../shared/corpus/dev.jsonl) with no memory and no LLM, and prints accuracy, macro-F1, per-label " +
+			"precision/recall/F1, the confusion matrix, retry-safe precision and recall, expected calibration " +
+			"error with its reliability table, the abstention rate and cases/s.",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cases == "" {
+				return usageError{errors.New("--cases FILE.jsonl is required")}
+			}
+			res, err := classifybench.Run(cmd.Context(), cases, classifybench.Options{})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return res.WriteJSON(streams.Out)
+			}
+			return res.WriteTable(streams.Out)
+		},
+	}
+	cmd.Flags().StringVar(&cases, "cases", "", "labelled cases, one JSON object per line (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "end with one JSON line of figures")
 	return cmd
 }

@@ -76,3 +76,18 @@ func TestBenchMemoryJSON(t *testing.T) {
 	r = medic(t, nil, "bench", "memory", "--records", "many")
 	require.Equal(t, 2, r.code)
 }
+
+func TestBenchClassifyJSON(t *testing.T) {
+	t.Parallel()
+	cases := sharedtest.Dir(t, "corpus", "dev.jsonl")
+	r := medic(t, nil, "bench", "classify", "--cases", cases, "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	got := lastJSONLine(t, r.stdout)
+	for _, key := range []string{"cases", "accuracy", "macro_f1", "retry_safe_precision", "retry_safe_recall", "ece", "abstention_rate", "per_label"} {
+		require.Contains(t, got, key)
+	}
+	require.Positive(t, got["cases"].(float64))
+	r = medic(t, nil, "bench", "classify")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "--cases FILE.jsonl is required")
+}
