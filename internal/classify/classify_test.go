@@ -60,8 +60,11 @@ airflow.exceptions.AirflowTaskTimeout: Timeout, PID: 4242`, Timeout, "airflow_ta
 urllib3.exceptions.ReadTimeoutError: HTTPSConnectionPool(host='storage.example.com', port=443): Read timed out. (read timeout=60)`, Timeout, "read_timeout", true},
 		{"access denied", `
 botocore.exceptions.ClientError: An error occurred (AccessDenied) when calling the GetObject operation: Access Denied`, Permission, "access_denied", false},
-		{"expired token", `
-botocore.exceptions.ClientError: An error occurred (ExpiredToken) when calling the PutObject operation: The provided token has expired.`, Permission, "expired_token", true},
+		{"expired cloud session credentials", `
+botocore.exceptions.ClientError: An error occurred (ExpiredToken) when calling the PutObject operation: The provided token has expired.`, Permission, "cloud_session_credentials_expired", false},
+		{"expired login session", `
+[2024-05-01 10:00:00,000] {http.py:120} ERROR - 401 Client Error: {"error": "invalid_token", "error_description": "JWT expired at 2024-05-01T09:59:00Z"}
+requests.exceptions.HTTPError: 401 Client Error: Unauthorized for url: https://api.example.com/v2/orders`, Permission, "expired_token", true},
 		{"missing s3 key", `
 botocore.errorfactory.NoSuchKey: An error occurred (NoSuchKey) when calling the GetObject operation: The specified key does not exist.`, MissingInput, "object_not_found", false},
 		{"missing airflow variable", `
