@@ -115,6 +115,34 @@ io.debezium.DebeziumException: The connector is trying to read binlog starting a
 Reported flow run 'a1b2' as crashed: Flow run infrastructure exited with non-zero status code 137.`, Resource, "exit_137", false},
 		{"athena column cannot be resolved", `
 SYNTAX_ERROR: line 1:8: Column 'device_type' cannot be resolved`, SchemaChange, "column_not_found", false},
+		{"copy column count is a wrong load mapping", `
+snowflake.connector.errors.ProgrammingError: 100080 (22000): Number of columns in file (5) does not match that of the corresponding table (9), use file format option error_on_column_count_mismatch=false to ignore this error
+  File 'exports/orders/2024-06-01/part-0000.csv.gz', line 3, character 1`, CodeError, "load_column_count_mapping", false},
+		{"spark insert arity is a wrong column list", `
+org.apache.spark.sql.AnalysisException: [INSERT_COLUMN_ARITY_MISMATCH.NOT_ENOUGH_DATA_COLUMNS] Cannot write to ` + "`spark_catalog`.`analytics`.`events`" + `, the reason is not enough data columns: Table columns: ` + "`id`, `ts`, `kind`, `payload`" + `. Data columns: ` + "`id`, `ts`" + `.
+org.apache.spark.sql.AnalysisException: ` + "`analytics`.`events`" + ` requires that the data to be inserted have the same number of columns as the target table: target table has 4 column(s) but the inserted data has 2 column(s), including 0 partition column(s) having constant value(s).`, CodeError, "load_column_count_mapping", false},
+		{"pg insert with too many values", `
+psycopg2.errors.SyntaxError: INSERT has more expressions than target columns
+LINE 1: INSERT INTO staging.orders (id, amount) VALUES (%s, %s, %s)`, CodeError, "load_column_count_mapping", false},
+		{"trigger row arity after a table change", `
+ERROR:  returned row structure does not match the structure of the triggering table
+DETAIL:  Returned row contains 6 attributes, but query expects 5.
+CONTEXT:  PL/pgSQL function audit_orders() during function exit`, SchemaChange, "column_count_mismatch", false},
+		{"literal cast in model sql", `
+Database Error in model fct_payments (models/marts/fct_payments.sql)
+  invalid input syntax for type numeric: "n/a"
+  LINE 4:     coalesce(amount, 'n/a'::numeric) as amount
+                                ^
+  compiled Code at target/run/shop/models/marts/fct_payments.sql`, CodeError, "sql_literal_cast", false},
+		{"snowflake database missing is config", `
+sqlalchemy.exc.ProgrammingError: (snowflake.connector.errors.ProgrammingError) 002003 (02000): SQL compilation error:
+Database 'ANALYTICS_PRD' does not exist or not authorized.
+[SQL: USE DATABASE ANALYTICS_PRD]`, CodeError, "missing_database_or_schema", false},
+		{"postgres database missing is config", `
+psycopg2.OperationalError: connection to server at "10.0.0.5", port 5432 failed: FATAL:  database "warehouse_stg" does not exist`, CodeError, "missing_database_or_schema", false},
+		{"mangled windows path is a code bug", `
+py4j.protocol.Py4JJavaError: An error occurred while calling o52.parquet.
+: org.apache.spark.sql.AnalysisException: Path does not exist: file:/D:datalakeraw	orders	2024;`, CodeError, "malformed_local_path", false},
 		{"celery wrapper abstains", `
 [2024-03-03 01:02:03,000: ERROR/ForkPoolWorker-1] Task airflow.executors.celery_executor.execute_command raised unexpected: AirflowException('Celery command failed on host: worker-1')`, Unknown, "generic_wrapper", false},
 	}
