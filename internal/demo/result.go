@@ -42,6 +42,8 @@ type Row struct {
 	Failures   int    `json:"failures"`
 	Sources    string `json:"sources"`
 	Pattern    string `json:"pattern"`
+	Class      string `json:"class"`
+	RetrySafe  bool   `json:"retry_safe"`
 	Tasks      string `json:"tasks"`
 	Headline   string `json:"headline"`
 	LogLines   int    `json:"log_lines"`
@@ -139,6 +141,9 @@ func row(r *report.Report) Row {
 	}
 	if lg := r.Triage.Log; lg != nil {
 		out.Headline, out.LogLines = lg.Headline, lg.TailLines
+		if d := lg.Diagnosis; d != nil {
+			out.Class, out.RetrySafe = string(d.Label), d.RetrySafe
+		}
 	}
 	return out
 }
@@ -155,10 +160,10 @@ func sortedKeys(m map[string]bool) []string {
 // WriteTable prints the summary for a person.
 func (r *Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INCIDENT\tDAG.TASK\tSTATE\tSEV\tFAILURES\tFROM\tFREQUENCY\tTASKS\tTRIAGE\tERROR")
+	fmt.Fprintln(tw, "INCIDENT\tDAG.TASK\tSTATE\tSEV\tFAILURES\tFROM\tFREQUENCY\tTASKS\tCLASS\tTRIAGE\tERROR")
 	for _, row := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%s.%s\t%s\t%s\t%d\t%s\t%s\t%s\t%dms\t%s\n", row.IncidentID, row.DagID, row.Task, row.State,
-			row.Severity, row.Failures, row.Sources, row.Pattern, row.Tasks, row.TriageMS, clip(row.Headline, 70))
+		fmt.Fprintf(tw, "%s\t%s.%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%dms\t%s\n", row.IncidentID, row.DagID, row.Task, row.State,
+			row.Severity, row.Failures, row.Sources, row.Pattern, row.Tasks, row.Class, row.TriageMS, clip(row.Headline, 60))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

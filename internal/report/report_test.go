@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/logscan/extract"
 	"github.com/medic-sh/medic/internal/logscan/signature"
@@ -114,6 +115,10 @@ func fullFindings(t *testing.T) []*incident.Finding {
 				Confidence:     0.95,
 			},
 			Signature: &signature.Signature{ID: "sig_0123456789abcdef"},
+			Diagnosis: &classify.Diagnosis{
+				Label: classify.SchemaChange, Confidence: 0.83, Remediation: classify.Remediation("schema_migration"),
+				Reason: "SCHEMA_CHANGE: rule undefined_column matched in the root error block",
+			},
 		})},
 	}
 }

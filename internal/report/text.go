@@ -63,6 +63,17 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		b.WriteString("\n")
 	}
+	if lg := r.Triage.Log; lg != nil && lg.Diagnosis != nil {
+		d := lg.Diagnosis
+		safe := "no"
+		if d.RetrySafe {
+			safe = "yes"
+		}
+		fmt.Fprintf(&b, "  Diagnosis: %s (confidence %.2f), retry-safe: %s, next: %s\n", d.Label, d.Confidence, safe, d.Remediation)
+		if d.Reason != "" {
+			fmt.Fprintf(&b, "    %s\n", clip(d.Reason, maxLineWidth))
+		}
+	}
 	if lg := r.Triage.Log; lg != nil && lg.Error != nil {
 		e := lg.Error
 		fmt.Fprintf(&b, "  Root cause (%s, confidence %.2f): %s\n", e.Kind, e.Confidence, clip(lg.Headline, maxLineWidth))

@@ -3,6 +3,7 @@ package triage
 import (
 	"time"
 
+	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/logscan/extract"
 	"github.com/medic-sh/medic/internal/logscan/signature"
 )
@@ -90,6 +91,9 @@ type LogExcerpt struct {
 	// Error is the root-cause error block extracted from the tail (line
 	// numbers within the tail), nil when none was found.
 	Error *extract.Block `json:"error,omitempty"`
+	// Diagnosis is the failure's class with its confidence, retry-safety,
+	// recommended remediation and evidence (1-based tail line numbers).
+	Diagnosis *classify.Diagnosis `json:"diagnosis,omitempty"`
 	// Signature identifies the failure across runs, dates and hosts.
 	Signature *signature.Signature `json:"signature,omitempty"`
 	// Templates are the mined templates of the error lines, by line number

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/medic-sh/medic/internal/airflow"
+	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/logscan/extract"
@@ -242,7 +243,9 @@ func (r *Runner) logExcerpt(ctx context.Context, st *state) (*incident.Finding, 
 	var evidence []incident.Evidence
 	ref := fmt.Sprintf("%s try %d", st.focusTask, st.focusTry)
 	from, to := excerptWindow(lines, logscan.ErrorLines(lines), r.opts.ExcerptLines)
-	if root := extract.Extract(lines).Root; root != nil {
+	extracted := extract.Extract(lines)
+	ex.Diagnosis = r.diagnose(st, lines, extracted)
+	if root := extracted.Root; root != nil {
 		// The extracted root cause names the failure; the window around the
 		// error lines is kept, widened to the block's end if it ends later.
 		if root.End > to {
@@ -297,6 +300,27 @@ func firstLineOf(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// diagnose classifies the failure from the redacted tail, its extracted
+// error and what the run summary knows of the task. Evidence lines become
+// 1-based tail line numbers.
+func (r *Runner) diagnose(st *state, lines []string, extracted *extract.Result) *classify.Diagnosis {
+	sig := classify.Signals{TryNumber: st.focusTry}
+	if ft, ok := decode[FailedTasks](st.done[StepFailedTasks]); ok {
+		for _, f := range ft.Failed {
+			if f.TaskID == st.focusTask {
+				sig.Operator, sig.State = f.Operator, f.State
+			}
+		}
+	}
+	d := classify.Classify(classify.Input{Lines: lines, Extract: extracted, Signals: sig})
+	for i := range d.Evidence {
+		if d.Evidence[i].Line >= 0 {
+			d.Evidence[i].Line++
+		}
+	}
+	return &d
 }
 
 // mine feeds every redacted line's message to the template miner (so

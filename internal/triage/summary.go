@@ -54,6 +54,10 @@ func Summarize(inc *incident.Incident, findings []*incident.Finding) string {
 	if s.Log != nil && s.Log.Headline != "" {
 		parts[0] += ": " + truncate(s.Log.Headline, 160)
 	}
+	if s.Log != nil && s.Log.Diagnosis != nil {
+		d := s.Log.Diagnosis
+		parts = append(parts, fmt.Sprintf("%s (%.0f%%)", d.Label, 100*d.Confidence))
+	}
 	if s.Frequency != nil {
 		parts = append(parts, fmt.Sprintf("%s (%d run(s) in %s)", s.Frequency.Pattern, s.Frequency.FailedRuns, s.Frequency.LookbackHuman))
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/medic-sh/medic/internal/airflow"
 	"github.com/medic-sh/medic/internal/airflow/airflowsim"
+	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/ingest"
 	"github.com/medic-sh/medic/internal/store"
@@ -416,12 +417,21 @@ func TestRunRecordsEveryStep(t *testing.T) {
 			require.NotEmpty(t, ex.ErrorLines)
 			require.NotEmpty(t, ex.Sources)
 			requireEvidenceInExcerpt(t, fs[triage.StepLogExcerpt], ex)
+			require.NotNil(t, ex.Diagnosis)
+			require.Equal(t, classify.SchemaChange, ex.Diagnosis.Label, ex.Diagnosis.Reason)
+			require.False(t, ex.Diagnosis.RetrySafe, "a schema change is not fixed by a retry")
+			require.NotEmpty(t, ex.Diagnosis.Evidence)
+			for _, e := range ex.Diagnosis.Evidence {
+				require.NotEmpty(t, e.Text)
+				require.LessOrEqual(t, e.Line, ex.TailLines, "evidence lines are tail line numbers")
+			}
 
 			got := b.incident(t, inc.ID)
 			require.Equal(t, incident.StateEscalated, got.State)
 			require.NotNil(t, got.TriagedAt)
 			require.Equal(t, incident.SeverityMedium, got.Severity)
-			require.Equal(t, "orders_etl.load failed: "+headlines[v]+" · one-off (1 run(s) in 7d) · 1 downstream task(s) blocked", got.Summary)
+			require.Equal(t, "orders_etl.load failed: "+headlines[v]+" · SCHEMA_CHANGE ("+
+				fmt.Sprintf("%.0f%%", 100*ex.Diagnosis.Confidence)+") · one-off (1 run(s) in 7d) · 1 downstream task(s) blocked", got.Summary)
 			sess := b.session(t, inc.TriageSessionID)
 			require.Equal(t, incident.SessionCompleted, sess.Status)
 			require.NotNil(t, sess.FinishedAt)
