@@ -291,7 +291,7 @@ func TestCrashBeforeTriageFinishesCompletesOnceAfterRestart(t *testing.T) {
 	for _, f := range findings {
 		steps[f.Step]++
 	}
-	require.Equal(t, map[string]int{"resolve": 1, "run_summary": 1, "failed_tasks": 1, "frequency": 1, "log_excerpt": 1}, steps)
+	require.Equal(t, map[string]int{"resolve": 1, "run_summary": 1, "failed_tasks": 1, "frequency": 1, "log_excerpt": 1, "history": 1}, steps)
 	require.Empty(t, triage.Decode(findings).Errors)
 	audit, err := a.Store().AuditList(ctx, &store.AuditListParams{IncidentID: inc.ID})
 	require.NoError(t, err)
@@ -381,4 +381,40 @@ func TestTemplateIDsSurviveRestart(t *testing.T) {
 		require.True(t, ok, "template %s of line %d is known after the restart", lt.ID, lt.Line)
 		require.Equal(t, lt.ID, got.ID)
 	}
+}
+
+// TestSameFailureAgainFindsItsHistory checks that a failure seen in an
+// earlier run is recognised by its signature and listed as history.
+func TestSameFailureAgainFindsItsHistory(t *testing.T) {
+	t.Parallel()
+	sim, srv := newSim(t, 3)
+	var failures []airflowsim.TaskFailure
+	var mu sync.Mutex
+	sim.OnTaskFailed(func(f airflowsim.TaskFailure) { mu.Lock(); failures = append(failures, f); mu.Unlock() })
+	a := startApp(t, testConfig(filepath.Join(t.TempDir(), "medic.db"), srv.URL, 3), &syncBuffer{})
+	for day := 1; day <= 2; day++ {
+		run := fmt.Sprintf("scheduled__2026-05-0%dT02:00:00+00:00", day)
+		_, err := sim.StartRun("orders_etl", run, time.Date(2026, 5, day, 2, 0, 0, 0, time.UTC),
+			map[string][]airflowsim.Outcome{"load": {undefinedColumn}})
+		require.NoError(t, err)
+		mu.Lock()
+		f := failures[len(failures)-1]
+		mu.Unlock()
+		require.Equal(t, http.StatusAccepted, postCallback(t, a.Addr(), failurePayload(f)))
+		waitTriaged(t, a.Store(), day)
+	}
+	list, err := a.Store().IncidentList(context.Background(), &store.IncidentListParams{})
+	require.NoError(t, err)
+	second, first := list.Incidents[0], list.Incidents[1]
+	require.NotEmpty(t, first.Signature)
+	require.Equal(t, first.Signature, second.Signature, "the same failure has the same signature in another run")
+	findings, err := a.Store().FindingListBySession(context.Background(), second.TriageSessionID)
+	require.NoError(t, err)
+	h := triage.Decode(findings).History
+	require.NotNil(t, h)
+	require.Equal(t, 1, h.Total)
+	require.Equal(t, first.ID, h.Previous[0].ID)
+	findings, err = a.Store().FindingListBySession(context.Background(), first.TriageSessionID)
+	require.NoError(t, err)
+	require.Zero(t, triage.Decode(findings).History.Total, "the first occurrence has no history")
 }

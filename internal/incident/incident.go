@@ -90,6 +90,9 @@ type Incident struct {
 	// TriageSessionID is the root session investigating the incident.
 	TriageSessionID string `json:"triage_session_id,omitempty"`
 	Summary         string `json:"summary,omitempty"`
+	// Signature identifies the root cause's failure across runs, dates and
+	// hosts, once triage has found it.
+	Signature string `json:"signature,omitempty"`
 }
 
 // Transition moves the incident to next, or explains why it cannot.

@@ -83,6 +83,7 @@ const (
 	FindingFailedTasks FindingKind = "failed_tasks"
 	FindingFrequency   FindingKind = "frequency"
 	FindingLogExcerpt  FindingKind = "log_excerpt"
+	FindingHistory     FindingKind = "history"
 )
 
 // Finding is a structured result of one investigation step.

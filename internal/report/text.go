@@ -63,6 +63,16 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		b.WriteString("\n")
 	}
+	if h := r.Triage.History; h != nil && h.Signature != "" {
+		if h.Total == 0 {
+			b.WriteString("  History: first time this failure is seen\n")
+		} else {
+			fmt.Fprintf(&b, "  History: seen %d time(s) before\n", h.Total)
+			for _, p := range h.Previous {
+				fmt.Fprintf(&b, "    - %s  %s  %s run %s  %s\n", p.ID, p.CreatedAt.UTC().Format(time.RFC3339), p.DagID, p.RunID, p.State)
+			}
+		}
+	}
 	if lg := r.Triage.Log; lg != nil && lg.Diagnosis != nil {
 		d := lg.Diagnosis
 		safe := "no"

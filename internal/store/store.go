@@ -48,6 +48,10 @@ type Store interface {
 	// IncidentTransition moves an incident through its state machine and
 	// audits the move; moving to the state it is already in is a no-op.
 	IncidentTransition(ctx context.Context, p *IncidentTransitionParams) (*incident.Incident, error)
+	// IncidentSetSignature records the failure signature of an incident's
+	// root cause; IncidentList filters on it to find the same failure seen
+	// before.
+	IncidentSetSignature(ctx context.Context, p *IncidentSetSignatureParams) error
 	// IncidentMarkNotified records that the incident's report went out; it
 	// reports false if it already had.
 	IncidentMarkNotified(ctx context.Context, p *IncidentMarkNotifiedParams) (bool, error)
@@ -137,8 +141,10 @@ type IncidentListParams struct {
 	States   []incident.State
 	DagID    string
 	Instance string
-	Since    time.Time
-	Limit    int
+	// Signature, when set, keeps incidents whose root cause has it.
+	Signature string
+	Since     time.Time
+	Limit     int
 	// Cursor is the NextCursor of a previous page.
 	Cursor string
 }
@@ -156,6 +162,12 @@ type IncidentTransitionParams struct {
 	To     incident.State
 	Actor  string
 	Reason string
+}
+
+// IncidentSetSignatureParams is the input of Store.IncidentSetSignature.
+type IncidentSetSignatureParams struct {
+	ID        string
+	Signature string
 }
 
 // IncidentMarkNotifiedParams is the input of Store.IncidentMarkNotified.

@@ -181,7 +181,7 @@ func TestRunWhenAirflowIsDown(t *testing.T) {
 				fs := b.findings(t, inc)
 				require.Len(t, fs, len(stepNames))
 				require.Empty(t, fs[triage.StepResolve].Error)
-				for _, step := range stepNames[1:] {
+				for _, step := range airflowSteps {
 					require.Contains(t, fs[step].Error, fmt.Sprint(status), "step %s", step)
 					require.Equal(t, step+" unavailable", fs[step].Summary)
 					require.Empty(t, fs[step].Data)
@@ -197,7 +197,7 @@ func TestRunWhenAirflowIsDown(t *testing.T) {
 				require.Len(t, r.Triage.Errors, 4)
 				var out strings.Builder
 				require.NoError(t, report.WriteText(&out, r))
-				for _, step := range stepNames[1:] {
+				for _, step := range airflowSteps {
 					require.Contains(t, out.String(), "! "+step+": ")
 				}
 			})
@@ -237,7 +237,7 @@ func TestRunWhenAirflowHangs(t *testing.T) {
 
 				fs := b.findings(t, inc)
 				require.Len(t, fs, len(stepNames))
-				for _, step := range stepNames[1:] {
+				for _, step := range airflowSteps {
 					require.Contains(t, fs[step].Error, tt.want, "step %s", step)
 				}
 				require.Equal(t, incident.SessionPartial, b.session(t, inc.TriageSessionID).Status)

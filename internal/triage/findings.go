@@ -16,6 +16,7 @@ const (
 	StepFailedTasks = "failed_tasks"
 	StepFrequency   = "frequency"
 	StepLogExcerpt  = "log_excerpt"
+	StepHistory     = "history"
 )
 
 // RunSummary is the data of the run_summary finding.
@@ -107,4 +108,22 @@ type LineTemplate struct {
 	Line     int    `json:"line"`
 	ID       string `json:"id"`
 	Template string `json:"template"`
+}
+
+// History is the data of the history finding: earlier incidents whose root
+// cause had the same failure signature.
+type History struct {
+	Signature string         `json:"signature,omitempty"`
+	Total     int            `json:"total"`
+	Previous  []PastIncident `json:"previous,omitempty"`
+}
+
+// PastIncident is one earlier incident of the same failure.
+type PastIncident struct {
+	ID        string    `json:"id"`
+	DagID     string    `json:"dag_id"`
+	RunID     string    `json:"run_id"`
+	State     string    `json:"state"`
+	Summary   string    `json:"summary,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/logscan/extract"
 	"github.com/medic-sh/medic/internal/logscan/signature"
+	"github.com/medic-sh/medic/internal/store"
 )
 
 // resolve makes sure the incident knows which task tries failed. An incident
@@ -398,4 +399,39 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
 	}
 	return d.String()
+}
+
+// maxHistory bounds how many earlier incidents the history finding lists.
+const maxHistory = 5
+
+// history records the failure's signature on the incident and finds the
+// earlier incidents of the same failure.
+func (r *Runner) history(ctx context.Context, st *state) (*incident.Finding, error) {
+	ex, ok := decode[LogExcerpt](st.done[StepLogExcerpt])
+	if !ok || ex.Signature == nil {
+		return &incident.Finding{Summary: "no failure signature to look up (no error block in the log)", Data: mustJSON(History{})}, nil
+	}
+	sig := ex.Signature.ID
+	if err := r.store.IncidentSetSignature(ctx, &store.IncidentSetSignatureParams{ID: st.inc.ID, Signature: sig}); err != nil {
+		return nil, err
+	}
+	page, err := r.store.IncidentList(ctx, &store.IncidentListParams{Signature: sig, Limit: maxHistory + 1})
+	if err != nil {
+		return nil, err
+	}
+	h := History{Signature: sig, Total: max(0, page.Total-1)}
+	for _, in := range page.Incidents {
+		if in.ID == st.inc.ID || len(h.Previous) == maxHistory {
+			continue
+		}
+		h.Previous = append(h.Previous, PastIncident{
+			ID: in.ID, DagID: in.DagID, RunID: in.RunID, State: string(in.State),
+			Summary: in.Summary, CreatedAt: in.CreatedAt,
+		})
+	}
+	summary := "first time this failure is seen"
+	if h.Total > 0 {
+		summary = fmt.Sprintf("seen %d time(s) before, last in %s run %s", h.Total, h.Previous[0].DagID, h.Previous[0].RunID)
+	}
+	return &incident.Finding{Summary: summary, Data: mustJSON(h)}, nil
 }

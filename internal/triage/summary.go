@@ -14,6 +14,7 @@ type Summary struct {
 	Failed    *FailedTasks
 	Frequency *Frequency
 	Log       *LogExcerpt
+	History   *History
 	// Errors maps a failed step to its error text.
 	Errors map[string]string
 }
@@ -35,6 +36,8 @@ func Decode(findings []*incident.Finding) *Summary {
 			s.Frequency, _ = decode[Frequency](f)
 		case StepLogExcerpt:
 			s.Log, _ = decode[LogExcerpt](f)
+		case StepHistory:
+			s.History, _ = decode[History](f)
 		}
 	}
 	return s

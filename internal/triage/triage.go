@@ -146,6 +146,7 @@ func (r *Runner) steps() []step {
 		{StepFailedTasks, incident.FindingFailedTasks, r.failedTasks},
 		{StepFrequency, incident.FindingFrequency, r.frequency},
 		{StepLogExcerpt, incident.FindingLogExcerpt, r.logExcerpt},
+		{StepHistory, incident.FindingHistory, r.history},
 	}
 }
 

@@ -299,7 +299,10 @@ func decodeData[T any](t *testing.T, f *incident.Finding) *T {
 func versionName(v int) string { return fmt.Sprintf("airflow%d", v) }
 
 // stepNames are the steps a triage records, in order.
-var stepNames = []string{triage.StepResolve, triage.StepRunSummary, triage.StepFailedTasks, triage.StepFrequency, triage.StepLogExcerpt}
+// airflowSteps are the steps that read Airflow; history reads only the store.
+var airflowSteps = []string{triage.StepRunSummary, triage.StepFailedTasks, triage.StepFrequency, triage.StepLogExcerpt}
+
+var stepNames = []string{triage.StepResolve, triage.StepRunSummary, triage.StepFailedTasks, triage.StepFrequency, triage.StepLogExcerpt, triage.StepHistory}
 
 // requireReadOnly checks that triage never wrote to Airflow: every request
 // was a GET or one of the read-only POSTs (a login, a batch list).

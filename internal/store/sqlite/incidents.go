@@ -13,7 +13,7 @@ import (
 )
 
 const incidentCols = `id, state, severity, title, instance, dag_id, run_id, group_key, first_task_id,
-	event_count, owner, tags, summary, triage_session_id, created_at, updated_at, triaged_at, notified_at`
+	event_count, owner, tags, summary, triage_session_id, created_at, updated_at, triaged_at, notified_at, signature`
 
 func scanIncident(r rowScanner) (*incident.Incident, error) {
 	var (
@@ -23,7 +23,7 @@ func scanIncident(r rowScanner) (*incident.Incident, error) {
 	)
 	err := r.Scan(&in.ID, &in.State, &in.Severity, &in.Title, &in.Instance, &in.DagID, &in.RunID, &in.GroupKey,
 		&in.FirstTaskID, &in.EventCount, &in.Owner, &tags, &in.Summary, &in.TriageSessionID, &created, &upd,
-		&triaged, &notifiedRaw)
+		&triaged, &notifiedRaw, &in.Signature)
 	if err != nil {
 		return nil, err
 	}
@@ -37,10 +37,10 @@ func scanIncident(r rowScanner) (*incident.Incident, error) {
 
 func insertIncident(ctx context.Context, tx *sql.Tx, in *incident.Incident) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO incidents (`+incidentCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)`,
 		in.ID, in.State, in.Severity, in.Title, in.Instance, in.DagID, in.RunID, in.GroupKey, in.FirstTaskID,
 		in.EventCount, in.Owner, jsonText(in.Tags), in.Summary, in.TriageSessionID, fmtTime(in.CreatedAt),
-		fmtTime(in.UpdatedAt), fmtNullTime(in.TriagedAt))
+		fmtTime(in.UpdatedAt), fmtNullTime(in.TriagedAt), in.Signature)
 	if err != nil {
 		return fmt.Errorf("insert incident %s: %w", in.ID, err)
 	}
@@ -91,6 +91,10 @@ func (s *Store) IncidentList(ctx context.Context, p *store.IncidentListParams) (
 	if p.Instance != "" {
 		where = append(where, "instance = ?")
 		args = append(args, p.Instance)
+	}
+	if p.Signature != "" {
+		where = append(where, "signature = ?")
+		args = append(args, p.Signature)
 	}
 	if !p.Since.IsZero() {
 		where = append(where, "created_at >= ?")
@@ -181,4 +185,18 @@ func (s *Store) IncidentMarkNotified(ctx context.Context, p *store.IncidentMarkN
 		})
 	})
 	return marked, err
+}
+
+// IncidentSetSignature implements store.Store.
+func (s *Store) IncidentSetSignature(ctx context.Context, p *store.IncidentSetSignatureParams) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE incidents SET signature = ? WHERE id = ?`, p.Signature, p.ID)
+		if err != nil {
+			return fmt.Errorf("set signature of incident %s: %w", p.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("incident %s: %w", p.ID, store.ErrNotFound)
+		}
+		return nil
+	})
 }

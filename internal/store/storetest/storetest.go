@@ -64,6 +64,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"PollerMarkMovesForward", testPollerMark},
 		{"NotFound", testNotFound},
 		{"MinerSnapshotRoundTrip", testMinerSnapshot},
+		{"IncidentSignature", testIncidentSignature},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -414,4 +415,23 @@ func testMinerSnapshot(t *testing.T, h *Harness) {
 	got, err = h.Store.MinerSnapshotGet(ctx, "logs")
 	require.NoError(t, err)
 	require.JSONEq(t, `{"version":1,"templates":[]}`, string(got), "the last save wins")
+}
+
+func testIncidentSignature(t *testing.T, h *Harness) {
+	ctx := context.Background()
+	a := record(t, h, Event("etl", "run1", "load", 1))
+	b := record(t, h, Event("etl", "run2", "load", 1))
+	c := record(t, h, Event("dbt", "run1", "test", 1))
+	for _, r := range []*store.EventRecordResult{a, b} {
+		require.NoError(t, h.Store.IncidentSetSignature(ctx, &store.IncidentSetSignatureParams{ID: r.Incident.ID, Signature: "sig_same"}))
+	}
+	require.NoError(t, h.Store.IncidentSetSignature(ctx, &store.IncidentSetSignatureParams{ID: c.Incident.ID, Signature: "sig_other"}))
+	got, err := h.Store.IncidentGetByID(ctx, a.Incident.ID)
+	require.NoError(t, err)
+	require.Equal(t, "sig_same", got.Signature)
+	same, err := h.Store.IncidentList(ctx, &store.IncidentListParams{Signature: "sig_same"})
+	require.NoError(t, err)
+	require.Equal(t, 2, same.Total)
+	err = h.Store.IncidentSetSignature(ctx, &store.IncidentSetSignatureParams{ID: "inc_missing", Signature: "x"})
+	require.ErrorIs(t, err, store.ErrNotFound)
 }
