@@ -35,7 +35,7 @@ type incidentDetail struct {
 }
 
 // listParams are the query parameters GET /api/v1/incidents understands.
-var listParams = []string{"state", "dag_id", "instance", "since", "limit", "cursor"}
+var listParams = []string{"state", "dag_id", "instance", "signature", "since", "limit", "cursor"}
 
 const maxCursorLen = 1024
 
@@ -70,7 +70,7 @@ func (s *server) parseListParams(q url.Values) (*store.IncidentListParams, error
 			return nil, badParam(name, name+" may be given only once")
 		}
 	}
-	p := &store.IncidentListParams{DagID: q.Get("dag_id"), Instance: q.Get("instance"), Cursor: q.Get("cursor")}
+	p := &store.IncidentListParams{DagID: q.Get("dag_id"), Instance: q.Get("instance"), Signature: q.Get("signature"), Cursor: q.Get("cursor")}
 	for _, v := range q["state"] {
 		for part := range strings.SplitSeq(v, ",") {
 			st := incident.State(strings.TrimSpace(part))
@@ -89,6 +89,9 @@ func (s *server) parseListParams(q url.Values) (*store.IncidentListParams, error
 	}
 	if len(p.DagID) > 250 {
 		return nil, badParam("dag_id", "dag_id is longer than 250 characters")
+	}
+	if len(p.Signature) > 64 {
+		return nil, badParam("signature", "signature is longer than 64 characters: pass a signature id such as sig_0123456789abcdef")
 	}
 	if v := q.Get("since"); v != "" {
 		t, err := parseTimeParam(v)

@@ -35,11 +35,14 @@ func TestListIncidents(t *testing.T) {
 		ID: etl2.ID, To: incident.StateInvestigating, Actor: "test",
 	})
 	require.NoError(t, err)
+	require.NoError(t, b.store.IncidentSetSignature(context.Background(), &store.IncidentSetSignatureParams{ID: etl1.ID, Signature: "sig_0123456789abcdef"}))
 
 	tests := []struct {
 		query string
 		want  []string // newest first
 	}{
+		{"?signature=sig_0123456789abcdef", []string{etl1.ID}},
+		{"?signature=sig_ffffffffffffffff", []string{}},
 		{"", []string{rep.ID, etl2.ID, etl1.ID}},
 		{"?dag_id=etl", []string{etl2.ID, etl1.ID}},
 		{"?state=open", []string{rep.ID, etl1.ID}},
