@@ -77,13 +77,15 @@ type Scored struct {
 
 // Diagnosis is the classifier's answer.
 type Diagnosis struct {
-	Label       Label       `json:"label"`
-	Confidence  float64     `json:"confidence"`
-	RetrySafe   bool        `json:"retry_safe"`
-	Remediation Remediation `json:"remediation"`
-	Evidence    []Evidence  `json:"evidence,omitempty"`
-	RunnersUp   []Scored    `json:"runners_up,omitempty"`
-	Reason      string      `json:"reason"`
+	Label      Label   `json:"label"`
+	Confidence float64 `json:"confidence"`
+	// RawConfidence is the score-derived confidence before calibration.
+	RawConfidence float64     `json:"raw_confidence"`
+	RetrySafe     bool        `json:"retry_safe"`
+	Remediation   Remediation `json:"remediation"`
+	Evidence      []Evidence  `json:"evidence,omitempty"`
+	RunnersUp     []Scored    `json:"runners_up,omitempty"`
+	Reason        string      `json:"reason"`
 }
 
 // Classifier classifies logs with one compiled rule set. It is safe for
@@ -194,6 +196,7 @@ func (c *Classifier) Classify(in Input) Diagnosis {
 	}
 	d.Label = best.label
 	d.Confidence = round3(conf)
+	d.RawConfidence = d.Confidence
 	d.RetrySafe = best.label.DefaultRetrySafe()
 	if top.rule.RetrySafe != nil {
 		d.RetrySafe = *top.rule.RetrySafe
@@ -320,11 +323,12 @@ const (
 
 func abstain(conf float64, reason string) Diagnosis {
 	return Diagnosis{
-		Label:       Unknown,
-		Confidence:  conf,
-		RetrySafe:   false,
-		Remediation: Unknown.DefaultRemediation(),
-		Reason:      reason,
+		Label:         Unknown,
+		Confidence:    conf,
+		RawConfidence: conf,
+		RetrySafe:     false,
+		Remediation:   Unknown.DefaultRemediation(),
+		Reason:        reason,
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 
 	"github.com/medic-sh/medic/internal/config"
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/store"
 )
 
@@ -41,6 +42,13 @@ type EventRecorder interface {
 // to triage. It applies the coalescing window; the API fills in the rest.
 type TriageRequester interface {
 	RequestTriage(ctx context.Context, p *store.TriageRequestParams) (*store.TriageRequestResult, error)
+}
+
+// MemoryFeedback is the failure memory's read and feedback side: outcomes,
+// verdicts and label corrections on the record of an incident's failure.
+type MemoryFeedback interface {
+	Get(id string) (*memory.Record, bool)
+	Feedback(ctx context.Context, id string, u memory.Update) (*memory.Record, error)
 }
 
 // Deps is everything the API needs. Store, Events and Triage are required.
@@ -70,6 +78,8 @@ type Deps struct {
 	// Ready reports whether medic can do its work, for /readyz; a store ping
 	// when nil.
 	Ready func(ctx context.Context) error
+	// Memory, when set, takes feedback on remembered failures.
+	Memory MemoryFeedback
 	// Now is the clock; time.Now when nil.
 	Now     func() time.Time
 	Version string

@@ -72,6 +72,18 @@ type Feedback struct {
 	Verdict Verdict
 }
 
+// Update is feedback on a record together with the facts that come with
+// it. Keepers and stores apply it atomically.
+type Update struct {
+	Feedback
+	// Action, when set, is the action that was taken; Outcome says how it
+	// turned out.
+	Action string
+	// Label, when set, is a person's correction of the record's label; it
+	// replaces Label and counts as a thumbs-up for the corrected record.
+	Label string
+}
+
 // Trust prior and weights. Trust is the mean of a Beta(α, β) posterior:
 //
 //	α = PriorAlpha + Fixed·OutcomeWeight + Ups·VerdictWeight

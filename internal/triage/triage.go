@@ -18,6 +18,7 @@ import (
 	"github.com/medic-sh/medic/internal/airflow"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/logscan/template"
+	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/store"
 )
 
@@ -55,6 +56,19 @@ type Options struct {
 	// Miner, when set, mines the redacted lines of every log read into
 	// templates, and the excerpt records the templates of its error lines.
 	Miner *template.Miner
+	// Memory, when set, is consulted for similar past failures and fed a
+	// record of every triaged failure.
+	Memory Recall
+	// Recall tunes how past failures change the diagnosis.
+	Recall memory.RecallOptions
+	// SimilarK is how many similar past failures to list (5 when zero).
+	SimilarK int
+}
+
+// Recall is the failure memory triage consults and feeds.
+type Recall interface {
+	Lookup(ctx context.Context, q memory.Query, k int) (*memory.Result, error)
+	Remember(ctx context.Context, r memory.Record) (*memory.Record, error)
 }
 
 // Runner runs triage sessions.

@@ -45,6 +45,7 @@ type Prediction struct {
 	Label           string  `json:"label"`
 	Predicted       string  `json:"predicted"`
 	Confidence      float64 `json:"confidence"`
+	RawConfidence   float64 `json:"raw_confidence"`
 	RetrySafe       bool    `json:"retry_safe"`
 	PredRetrySafe   bool    `json:"pred_retry_safe"`
 	Remediation     string  `json:"remediation"`
@@ -80,7 +81,7 @@ func Run(ctx context.Context, casesPath string, opts Options) (*Result, error) {
 		}
 		d := Diagnose(c, k.Log)
 		preds = append(preds, Prediction{
-			ID: k.ID, Label: k.Label, Predicted: string(d.Label), Confidence: d.Confidence,
+			ID: k.ID, Label: k.Label, Predicted: string(d.Label), Confidence: d.Confidence, RawConfidence: d.RawConfidence,
 			RetrySafe: k.RetrySafe, PredRetrySafe: d.RetrySafe,
 			Remediation: k.Remediation, PredRemediation: string(d.Remediation),
 			Hard: k.Hard, Reason: d.Reason,
