@@ -25,6 +25,7 @@ import (
 	"github.com/medic-sh/medic/internal/ingest"
 	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/logscan/template"
+	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/notify"
 	"github.com/medic-sh/medic/internal/notify/console"
 	"github.com/medic-sh/medic/internal/store"
@@ -54,6 +55,8 @@ type App struct {
 	store     *sqlite.Store
 	ingest    *ingest.Service
 	templates *minerKeeper
+	memory    *memory.Keeper
+	memSync   *memorySync
 	instances *instances
 	pollers   []*ingest.Poller
 	server    *http.Server
@@ -126,11 +129,19 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		_ = a.Stop(ctx)
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	a.memory, err = newMemoryKeeper(ctx, cfg.Memory, a.store, opts.Logger, opts.Now)
+	if err != nil {
+		_ = a.Stop(ctx)
+		return nil, err
+	}
+	a.memSync = &memorySync{keeper: a.memory, every: cfg.Memory.SyncInterval}
 	a.ingest = ingest.NewService(a.store, groupWindow, opts.Logger, reg)
 	runner := triage.NewRunner(a.store, a.instances, a.ingest, triage.Options{
 		FrequencyLookback: cfg.Triage.FrequencyLookback, RecurringThreshold: cfg.Triage.RecurringThreshold,
 		LogTailLines: cfg.Triage.LogTailLines, LogMaxBytes: cfg.Triage.LogMaxBytes, StepTimeout: cfg.Triage.StepTimeout,
 		Miner: a.templates.miner, Metrics: triage.NewMetrics(reg),
+		Memory: a.memory, SimilarK: cfg.Memory.TopK,
+		Recall: memory.RecallOptions{MinSimilarity: float32(cfg.Memory.MinSimilarity), MinTrust: cfg.Memory.MinTrust},
 	}, opts.Logger, opts.Now)
 	river.AddWorker(workers, &triage.Worker{Runner: runner})
 	var notifiers []notify.Notifier
@@ -150,7 +161,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 
 	handler, err := httpapi.New(httpapi.Deps{
-		Store: a.store, Events: a.ingest, Triage: a.ingest, Tokens: cfg.Auth.Tokens,
+		Store: a.store, Events: a.ingest, Triage: a.ingest, Memory: a.memory, Tokens: cfg.Auth.Tokens,
 		WebhookSecret: cfg.Ingest.Webhook.Secret, MaxBodyBytes: cfg.Ingest.Webhook.MaxBodyBytes,
 		DefaultInstance: a.instances.defaultName(), Instances: a.instances.names(),
 		Logger: opts.Logger, Registry: reg, Ready: a.ready, Now: opts.Now, Version: opts.Version,
@@ -215,6 +226,8 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.templates.start(ctx)
 	a.onStop(a.templates.stop) // after the workers stop: their last lines are saved too
+	a.memSync.start(ctx)
+	a.onStop(a.memSync.stop)
 	a.onStop(a.store.StopJobs)
 	for _, p := range a.pollers {
 		if err := p.Start(ctx); err != nil {
@@ -291,6 +304,9 @@ func (a *App) ready(ctx context.Context) error {
 	defer cancel()
 	return a.store.Ping(ctx)
 }
+
+// Memory exposes the failure memory, for tests and in-process callers.
+func (a *App) Memory() *memory.Keeper { return a.memory }
 
 // Templates exposes the task-log template miner, for tests.
 func (a *App) Templates() *template.Miner { return a.templates.miner }

@@ -29,6 +29,7 @@ import (
 	"github.com/medic-sh/medic/internal/config"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/ingest"
+	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/store"
 	"github.com/medic-sh/medic/internal/store/sqlite"
 	"github.com/medic-sh/medic/internal/triage"
@@ -291,8 +292,15 @@ func TestCrashBeforeTriageFinishesCompletesOnceAfterRestart(t *testing.T) {
 	for _, f := range findings {
 		steps[f.Step]++
 	}
-	require.Equal(t, map[string]int{"resolve": 1, "run_summary": 1, "failed_tasks": 1, "frequency": 1, "log_excerpt": 1, "history": 1}, steps)
+	require.Equal(t, map[string]int{
+		"resolve": 1, "run_summary": 1, "failed_tasks": 1, "frequency": 1, "log_excerpt": 1, "history": 1, "memory": 1,
+	}, steps)
 	require.Empty(t, triage.Decode(findings).Errors)
+	got, err := a.Store().IncidentGetByID(ctx, inc.ID)
+	require.NoError(t, err)
+	res, err := a.Memory().Lookup(ctx, memory.Query{Signature: got.Signature}, 0)
+	require.NoError(t, err)
+	require.NotEmpty(t, res.Exact, "triage remembered the failure in the wired memory")
 	audit, err := a.Store().AuditList(ctx, &store.AuditListParams{IncidentID: inc.ID})
 	require.NoError(t, err)
 	counts := map[string]int{}

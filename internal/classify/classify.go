@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -22,10 +21,19 @@ const (
 	supportFactor = 0.25
 	// minScore is the evidence below which the classifier abstains.
 	minScore = 1.5
-	// minConfidence is the confidence below which it abstains.
+	// minConfidence is the raw confidence below which it abstains.
 	minConfidence = 0.3
-	// retrySafeConfidence is the confidence needed to call a failure
+	// retrySafeConfidence is the raw confidence needed to call a failure
 	// retry-safe: a wrong "retry" hides a real problem, so be sure first.
+	//
+	// Both thresholds apply to the raw confidence, not the calibrated one.
+	// The calibration map is fitted on the classifier's own answers, so
+	// thresholds on its output would move the answers whenever the map is
+	// refitted, and refitting would then chase itself. On the raw side,
+	// labels and retry-safety do not depend on the calibration at all, and
+	// calibrating cannot change macro-F1 or retry-safe precision. As the
+	// map is monotone, a raw threshold still is a threshold on the
+	// calibrated confidence.
 	retrySafeConfidence = 0.5
 	// strengthScale sets how fast evidence turns into confidence.
 	strengthScale = 3.0
@@ -33,20 +41,6 @@ const (
 	maxRunnersUp  = 3
 	maxTextLen    = 240
 )
-
-// Signals are optional facts about the failed try from outside the log.
-type Signals struct {
-	// ExitCode is the task process's exit code, nil when not known.
-	ExitCode *int
-	// Signal is the signal that ended it, e.g. "SIGKILL" or "9".
-	Signal string
-	// TryNumber is the Airflow try number (0 when not known).
-	TryNumber int
-	// Operator is the operator class, e.g. "BashOperator".
-	Operator string
-	// State is the Airflow task state, e.g. "failed" or "up_for_retry".
-	State string
-}
 
 // Input is what Classify reads.
 type Input struct {
@@ -86,22 +80,40 @@ type Diagnosis struct {
 	Evidence      []Evidence  `json:"evidence,omitempty"`
 	RunnersUp     []Scored    `json:"runners_up,omitempty"`
 	Reason        string      `json:"reason"`
+
+	abstention Abstention
+}
+
+// Abstention is the kind of abstention of an UNKNOWN answer Classify made,
+// "" for a labelled one (also when a later stage, such as memory, gave the
+// answer a label) or a Diagnosis that Classify did not make.
+func (d Diagnosis) Abstention() Abstention {
+	if d.Label != Unknown {
+		return ""
+	}
+	return d.abstention
 }
 
 // Classifier classifies logs with one compiled rule set. It is safe for
 // concurrent use.
 type Classifier struct {
 	rules []compiledRule
+	cal   Calibration
 }
 
-// New compiles rules into a Classifier. The result does not depend on the
-// order of rules.
-func New(rules []Rule) (*Classifier, error) {
+// New compiles rules into a Classifier that reports confidences through the
+// embedded calibration unless an option says otherwise. The result does not
+// depend on the order of rules.
+func New(rules []Rule, opts ...Option) (*Classifier, error) {
 	cr, err := compileRules(rules)
 	if err != nil {
 		return nil, fmt.Errorf("compile classify rules: %w", err)
 	}
-	return &Classifier{rules: cr}, nil
+	c := &Classifier{rules: cr, cal: embeddedCalibration}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 var defaultClassifier = sync.OnceValue(func() *Classifier {
@@ -118,21 +130,14 @@ func Default() *Classifier { return defaultClassifier() }
 // Classify classifies in with the embedded rules.
 func Classify(in Input) Diagnosis { return Default().Classify(in) }
 
-type segment struct {
-	line  int
-	text  string
-	lower string
-}
-
-func seg(line int, text string) segment {
-	return segment{line: line, text: text, lower: strings.ToLower(text)}
-}
-
 type hit struct {
 	rule  *compiledRule
 	score float64
 	root  bool
+	// ev is the input line (or signals) quoted; hasEv is false only when
+	// no input line was left to quote.
 	ev    Evidence
+	hasEv bool
 }
 
 type labelScore struct {
@@ -141,33 +146,34 @@ type labelScore struct {
 	hits  []hit
 }
 
-// Classify classifies one failed try.
+// Classify classifies one failed try. Its confidence is calibrated; the
+// decisions (label, abstention, retry safety) are taken on the raw one.
 func (c *Classifier) Classify(in Input) Diagnosis {
+	d := c.classify(in)
+	d.Confidence = c.cal.Apply(d.RawConfidence, d.abstention)
+	return d
+}
+
+// classify is Classify with raw confidences.
+func (c *Classifier) classify(in Input) Diagnosis {
 	if !hasText(in.Lines) && signalsText(in.Signals) == "" {
-		return abstain(0.9, "empty input: no log lines and no signals")
+		return abstain(AbstainEmpty, "empty input: no log lines and no signals")
 	}
 	res := in.Extract
 	if res == nil {
 		res = extract.Extract(in.Lines)
 	}
-	root := rootSegments(res.Root, in.Lines)
-	lines := make([]segment, 0, len(in.Lines))
-	for i, l := range in.Lines {
-		if strings.TrimSpace(l) != "" {
-			lines = append(lines, seg(i, l))
-		}
-	}
-	sig := signalsText(in.Signals)
+	doc := newDoc(in, res)
 
 	var hits []hit
 	for i := range c.rules {
-		if h, ok := match(&c.rules[i], root, lines, sig); ok {
+		if h, ok := match(&c.rules[i], doc); ok {
 			hits = append(hits, h)
 		}
 	}
 	ranked := rank(hits)
 	if len(ranked) == 0 {
-		return abstain(noMatchConfidence, "no rule matched: the log shows no recognisable cause")
+		return abstain(AbstainNoMatch, "no rule matched: the log shows no recognisable cause")
 	}
 	best := ranked[0]
 	var second float64
@@ -180,7 +186,7 @@ func (c *Classifier) Classify(in Input) Diagnosis {
 	d := Diagnosis{RunnersUp: runnersUp(ranked, best.label)}
 	top := best.hits[0]
 	if best.label == Unknown {
-		d2 := abstain(wrapperOnlyConfidence, "only generic failure wrappers matched ("+top.rule.ID+"): the log shows no cause")
+		d2 := abstain(AbstainWrapperOnly, "only generic failure wrappers matched ("+top.rule.ID+"): the log shows no cause")
 		d2.Evidence = evidence(best.hits)
 		d2.RunnersUp = d.RunnersUp
 		return d2
@@ -189,14 +195,14 @@ func (c *Classifier) Classify(in Input) Diagnosis {
 	margin := (best.score - second) / best.score
 	conf := strength * (0.6 + 0.4*margin)
 	if best.score < minScore || conf < minConfidence {
-		d2 := abstain(weakConfidence, fmt.Sprintf("evidence too weak or contradictory: best %s (%s) scored %.2f, next %.2f", best.label, top.rule.ID, best.score, second))
+		d2 := abstain(AbstainWeak, fmt.Sprintf("evidence too weak or contradictory: best %s (%s) scored %.2f, next %.2f", best.label, top.rule.ID, best.score, second))
 		d2.Evidence = evidence(best.hits)
 		d2.RunnersUp = runnersUp(ranked, "")
 		return d2
 	}
 	d.Label = best.label
-	d.Confidence = round3(conf)
-	d.RawConfidence = d.Confidence
+	d.RawConfidence = round3(conf)
+	d.Confidence = d.RawConfidence
 	d.RetrySafe = best.label.DefaultRetrySafe()
 	if top.rule.RetrySafe != nil {
 		d.RetrySafe = *top.rule.RetrySafe
@@ -217,25 +223,50 @@ func (c *Classifier) Classify(in Input) Diagnosis {
 	if second > 0 {
 		d.Reason += fmt.Sprintf("; runner-up %s scored %.2f against %.2f", d.RunnersUp[0].Label, second, best.score)
 	}
+	if in.Signals.recurring() {
+		notRetrySafe(&d, in.Signals.FailedRuns)
+	}
 	return d
 }
 
-func match(r *compiledRule, root, lines []segment, sig string) (hit, bool) {
+// notRetrySafe withdraws retry safety from a failure that recurred in runs
+// of the lookback: whatever the log says, the retries between those runs
+// did not fix it, so a person should look rather than a plain retry.
+func notRetrySafe(d *Diagnosis, runs int) {
+	if d.Remediation == Retry || d.Remediation == RetryWithBackoff {
+		d.Remediation = Escalate
+	}
+	if !d.RetrySafe {
+		return
+	}
+	d.RetrySafe = false
+	d.Reason += fmt.Sprintf("; not retry-safe: the task failed in %d runs of the lookback, so plain retries have not fixed it", runs)
+}
+
+func match(r *compiledRule, d *doc) (hit, bool) {
 	if r.Scope == ScopeSignals {
-		if sig == "" {
+		if d.sig == "" {
 			return hit{}, false
 		}
-		if r.matchString(sig, strings.ToLower(sig)) {
-			return hit{rule: r, score: r.Weight, ev: Evidence{Line: -1, Text: clip(sig), Rule: r.ID}}, true
+		if r.matchString(d.sig, strings.ToLower(d.sig)) {
+			return hit{rule: r, score: r.Weight, ev: Evidence{Line: -1, Text: clip(d.sig), Rule: r.ID}, hasEv: true}, true
 		}
 		return hit{}, false
 	}
-	if s, ok := firstMatch(r, root); ok {
-		return hit{rule: r, score: r.Weight * RootBoost, root: true, ev: Evidence{Line: s.line, Text: clip(s.text), Rule: r.ID}}, true
+	if s, ok := firstMatch(r, d.root); ok {
+		h := hit{rule: r, score: r.Weight * RootBoost, root: true}
+		line, ok := s.line, !s.synthetic
+		if s.synthetic {
+			line, ok = d.locate(r, s)
+		}
+		if ok {
+			h.ev, h.hasEv = d.evidenceAt(line, r), true
+		}
+		return h, true
 	}
 	if r.Scope == ScopeAny {
-		if s, ok := firstMatch(r, lines); ok {
-			return hit{rule: r, score: r.Weight, ev: Evidence{Line: s.line, Text: clip(s.text), Rule: r.ID}}, true
+		if s, ok := firstMatch(r, d.real); ok {
+			return hit{rule: r, score: r.Weight, ev: d.evidenceAt(s.line, r), hasEv: true}, true
 		}
 	}
 	return hit{}, false
@@ -305,84 +336,27 @@ func runnersUp(ranked []labelScore, winner Label) []Scored {
 
 func evidence(hs []hit) []Evidence {
 	out := make([]Evidence, 0, min(len(hs), maxEvidence))
-	for _, h := range hs[:min(len(hs), maxEvidence)] {
-		out = append(out, h.ev)
+	for _, h := range hs {
+		if len(out) == maxEvidence {
+			break
+		}
+		if h.hasEv {
+			out = append(out, h.ev)
+		}
 	}
 	return out
 }
 
-// Confidences of the three kinds of abstention, measured on the dev split:
-// a log whose only evidence is a generic wrapper ("Celery command failed",
-// "Lost executor") usually really shows no cause, while a log no rule
-// matches is often a failure family the rules do not know yet.
-const (
-	wrapperOnlyConfidence = 0.8
-	noMatchConfidence     = 0.4
-	weakConfidence        = 0.35
-)
-
-func abstain(conf float64, reason string) Diagnosis {
+func abstain(k Abstention, reason string) Diagnosis {
 	return Diagnosis{
 		Label:         Unknown,
-		Confidence:    conf,
-		RawConfidence: conf,
+		Confidence:    k.RawConfidence(),
+		RawConfidence: k.RawConfidence(),
 		RetrySafe:     false,
 		Remediation:   Unknown.DefaultRemediation(),
 		Reason:        reason,
+		abstention:    k,
 	}
-}
-
-// rootSegments is the text of the root block: its exception and message,
-// each cause in its chain, its details as key=value, then its lines.
-func rootSegments(b *extract.Block, lines []string) []segment {
-	if b == nil {
-		return nil
-	}
-	var segs []segment
-	head := b.Message
-	if b.ExceptionType != "" {
-		head = b.ExceptionType + ": " + b.Message
-	}
-	if strings.TrimSpace(head) != "" {
-		segs = append(segs, seg(b.Start, head))
-	}
-	for _, c := range b.Chain {
-		segs = append(segs, seg(c.Line, c.ExceptionType+": "+c.Message))
-	}
-	keys := make([]string, 0, len(b.Details))
-	for k := range b.Details {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		segs = append(segs, seg(b.Start, k+"="+b.Details[k]))
-	}
-	for i := max(b.Start, 0); i < min(b.End, len(lines)); i++ {
-		if strings.TrimSpace(lines[i]) != "" {
-			segs = append(segs, seg(i, lines[i]))
-		}
-	}
-	return segs
-}
-
-func signalsText(s Signals) string {
-	var parts []string
-	if s.ExitCode != nil {
-		parts = append(parts, "exit_code="+strconv.Itoa(*s.ExitCode))
-	}
-	if s.Signal != "" {
-		parts = append(parts, "signal="+s.Signal)
-	}
-	if s.TryNumber > 0 {
-		parts = append(parts, "try_number="+strconv.Itoa(s.TryNumber))
-	}
-	if s.Operator != "" {
-		parts = append(parts, "operator="+s.Operator)
-	}
-	if s.State != "" {
-		parts = append(parts, "state="+s.State)
-	}
-	return strings.Join(parts, " ")
 }
 
 func hasText(lines []string) bool {

@@ -76,6 +76,24 @@ func (r *compiledRule) matchString(s, lower string) bool {
 	return r.free != nil && r.free.MatchString(s)
 }
 
+// find returns the leftmost text of s any pattern of r matches, "" when
+// none does. It is for quoting, not matching, so it skips the prefilter.
+func (r *compiledRule) find(s string) string {
+	var best []int
+	for _, re := range []*regexp.Regexp{r.lit, r.free} {
+		if re == nil {
+			continue
+		}
+		if loc := re.FindStringIndex(s); loc != nil && (best == nil || loc[0] < best[0]) {
+			best = loc
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return s[best[0]:best[1]]
+}
+
 func joinPatterns(alts []string, caseSensitive bool) (*regexp.Regexp, error) {
 	if len(alts) == 0 {
 		return nil, nil

@@ -29,6 +29,9 @@ func jsonKeys(t *testing.T, s string) map[string]json.RawMessage {
 	return m
 }
 
+// detailKeys are the keys of GET /api/v1/incidents/{id}.
+var detailKeys = []string{"incident", "events", "session", "findings", "diagnosis", "similar", "precedent"}
+
 func keysOf(m map[string]json.RawMessage) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -100,7 +103,7 @@ func TestTriageWaitPrintsTheReport(t *testing.T) {
 		require.Equal(t, cli.ExitOK, res.code, res.stderr)
 		require.Equal(t, 1, strings.Count(res.stdout, "\n"), "one JSON document on one line")
 		m := jsonKeys(t, res.stdout)
-		require.ElementsMatch(t, []string{"incident", "events", "session", "findings"}, keysOf(m))
+		require.ElementsMatch(t, detailKeys, keysOf(m))
 		session := jsonKeys(t, string(m["session"]))
 		require.JSONEq(t, `"completed"`, string(session["status"]))
 		require.JSONEq(t, `[]`, string(session["child_session_ids"]), "the API's JSON, not a re-encoding of it")
@@ -224,8 +227,11 @@ func TestIncidentsShow(t *testing.T) {
 	show = medic(t, b.env, "incident", "show", id, "--json")
 	require.Equal(t, cli.ExitOK, show.code, show.stderr)
 	m := jsonKeys(t, show.stdout)
-	require.ElementsMatch(t, []string{"incident", "events", "session", "findings"}, keysOf(m))
+	require.ElementsMatch(t, detailKeys, keysOf(m))
 	require.JSONEq(t, `"`+id+`"`, string(jsonKeys(t, string(m["incident"]))["id"]))
+	require.JSONEq(t, `"CODE_ERROR"`, string(jsonKeys(t, string(m["diagnosis"]))["label"]))
+	require.JSONEq(t, `[]`, string(m["similar"]), "the first failure of its kind")
+	require.JSONEq(t, `null`, string(m["precedent"]))
 
 	missing := medic(t, b.env, "incidents", "show", "inc_missing")
 	require.Equal(t, cli.ExitNotFound, missing.code)
@@ -269,6 +275,7 @@ func TestUnreachableServer(t *testing.T) {
 		{"incidents", "list"},
 		{"incidents", "list", "--json"},
 		{"incidents", "show", "inc_x"},
+		{"incidents", "feedback", "inc_x", "--outcome", "fixed"},
 		{"triage", "--dag", "orders_etl", "--run", testRun},
 		{"triage", "--dag", "orders_etl", "--run", testRun, "--wait"},
 	}

@@ -139,21 +139,30 @@ func newBenchMemoryCmd(streams IO) *cobra.Command {
 func newBenchClassifyCmd(streams IO) *cobra.Command {
 	var (
 		cases  string
+		mem    string
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "classify --cases FILE.jsonl",
+		Use:   "classify --cases FILE.jsonl [--memory leave-group-out]",
 		Short: "Failure classification on labelled logs: accuracy, macro-F1, retry-safe precision/recall, calibration",
 		Long: "Classifies the log of every case in FILE (JSON lines with id, log, label, retry_safe, remediation, " +
 			"as ../shared/corpus/dev.jsonl) with no memory and no LLM, and prints accuracy, macro-F1, per-label " +
 			"precision/recall/F1, the confusion matrix, retry-safe precision and recall, expected calibration " +
-			"error with its reliability table, the abstention rate and cases/s.",
+			"error with its reliability table, the abstention rate and cases/s. With --memory leave-group-out each " +
+			"case is classified again with a memory of every other case whose group differs (as if each had been " +
+			"resolved before), and the figures are printed beside the cold ones; --memory leave-one-out keeps the " +
+			"case's own group in memory, showing what recall adds when a failure recurs.",
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cases == "" {
 				return usageError{errors.New("--cases FILE.jsonl is required")}
 			}
-			res, err := classifybench.Run(cmd.Context(), cases, classifybench.Options{})
+			switch mem {
+			case "", classifybench.MemoryLeaveGroupOut, classifybench.MemoryLeaveOneOut:
+			default:
+				return usageError{fmt.Errorf("--memory %q: want %s or %s", mem, classifybench.MemoryLeaveGroupOut, classifybench.MemoryLeaveOneOut)}
+			}
+			res, err := classifybench.Run(cmd.Context(), cases, classifybench.Options{Memory: mem})
 			if err != nil {
 				return err
 			}
@@ -164,6 +173,7 @@ func newBenchClassifyCmd(streams IO) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&cases, "cases", "", "labelled cases, one JSON object per line (required)")
+	cmd.Flags().StringVar(&mem, "memory", "", "memory mode: leave-group-out or leave-one-out (default: cold, no memory)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "end with one JSON line of figures")
 	return cmd
 }

@@ -128,6 +128,7 @@ func NewRootCmd(streams IO) *cobra.Command {
 		group(newIncidentsCmd(streams)),
 		group(newConfigCmd(streams)),
 		group(newBenchCmd(streams)),
+		newCalibrateCmd(streams),
 		newVersionCmd(streams),
 	)
 	return group(root)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -12,7 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/report"
+	"github.com/medic-sh/medic/internal/triage"
 )
 
 // incidentDetail is GET /api/v1/incidents/{id}.
@@ -31,8 +34,8 @@ type incidentPage struct {
 }
 
 func newIncidentsCmd(streams IO) *cobra.Command {
-	cmd := &cobra.Command{Use: "incidents", Aliases: []string{"incident"}, Short: "List and show incidents"}
-	cmd.AddCommand(newIncidentsListCmd(streams), newIncidentsShowCmd(streams))
+	cmd := &cobra.Command{Use: "incidents", Aliases: []string{"incident"}, Short: "List and show incidents, and say what fixed them"}
+	cmd.AddCommand(newIncidentsListCmd(streams), newIncidentsShowCmd(streams), newIncidentsFeedbackCmd(streams))
 	return cmd
 }
 
@@ -120,7 +123,7 @@ func newIncidentsShowCmd(streams IO) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show one incident with its triage report",
+		Short: "Show one incident with its triage report: diagnosis, evidence and similar past failures",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := sf.client(streams)
@@ -145,6 +148,72 @@ func newIncidentsShowCmd(streams IO) *cobra.Command {
 	}
 	sf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	return cmd
+}
+
+// feedbackAccepted is POST /api/v1/incidents/{id}/feedback's answer.
+type feedbackAccepted struct {
+	IncidentID string         `json:"incident_id"`
+	Record     *memory.Record `json:"record"`
+}
+
+func newIncidentsFeedbackCmd(streams IO) *cobra.Command {
+	var (
+		sf                                      serverFlags
+		asJSON                                  bool
+		outcome, action, verdict, label, reason string
+	)
+	cmd := &cobra.Command{
+		Use:   "feedback ID [--outcome fixed|failed] [--action A] [--verdict up|down] [--label L] [--reason R]",
+		Short: "Tell medic what was done about an incident's failure and whether it worked",
+		Long: "Record on the failure memory what was done about an incident's failure (--action, from the " +
+			"remediation vocabulary), how it turned out (--outcome), what you think of the diagnosis (--verdict), " +
+			"or the right failure class (--label, which counts as a thumbs-up). The next failure like it is " +
+			"diagnosed with this knowledge. Needs an operator token.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if outcome == "" && action == "" && verdict == "" && label == "" {
+				return usageError{errors.New("nothing to record: give at least one of --outcome, --action, --verdict and --label")}
+			}
+			c, err := sf.client(streams)
+			if err != nil {
+				return err
+			}
+			body := map[string]string{}
+			for k, v := range map[string]string{"outcome": outcome, "action": action, "verdict": verdict, "label": label, "reason": reason} {
+				if v != "" {
+					body[k] = v
+				}
+			}
+			path := "/api/v1/incidents/" + url.PathEscape(args[0]) + "/feedback"
+			if asJSON {
+				var raw json.RawMessage
+				if err := c.do(cmd.Context(), "POST", path, body, &raw); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
+				return err
+			}
+			var acc feedbackAccepted
+			if err := c.do(cmd.Context(), "POST", path, body, &acc); err != nil {
+				return err
+			}
+			if acc.Record == nil {
+				return fmt.Errorf("POST %s: the answer holds no record", path)
+			}
+			r := acc.Record
+			_, err = fmt.Fprintf(streams.Out, "feedback recorded for incident %s: %s, %s, trust %.2f (%d fixed, %d failed, %d up, %d down)\n",
+				acc.IncidentID, r.Label, triage.Resolution(r.Action, r.Outcome), r.Trust, r.Fixed, r.Failed, r.Ups, r.Downs)
+			return err
+		},
+	}
+	sf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	cmd.Flags().StringVar(&outcome, "outcome", "", "how the action turned out: fixed or failed")
+	cmd.Flags().StringVar(&action, "action", "", "what was done, e.g. retry, retry_with_backoff, fix_permissions")
+	cmd.Flags().StringVar(&verdict, "verdict", "", "your verdict on the diagnosis: up or down")
+	cmd.Flags().StringVar(&label, "label", "", "the right failure class, e.g. PERMISSION")
+	cmd.Flags().StringVar(&reason, "reason", "", "why, in a few words (logged)")
 	return cmd
 }
 

@@ -64,6 +64,7 @@ func defaults() *Config {
 			LogMaxBytes:        256 << 10,
 			StepTimeout:        30 * time.Second,
 		},
+		Memory: defaultMemory(),
 		Notify: Notify{Console: Console{Enabled: true}},
 	}
 }

@@ -79,6 +79,17 @@ func TestParseValid(t *testing.T) {
 	require.Equal(t, 90*time.Second, c.Server.ShutdownTimeout)
 	require.Equal(t, 72*time.Hour, c.Triage.FrequencyLookback)
 	require.Equal(t, 200, c.Triage.LogTailLines, "unset keys keep their defaults")
+	emb := c.Memory.Embedder
+	require.Equal(t, EmbedderOpenAI, emb.Kind)
+	require.Equal(t, "http://localhost:11434/v1", emb.URL)
+	require.Equal(t, "nomic-embed-text", emb.Model)
+	require.Equal(t, "sk-embed-key", emb.APIKey.Reveal())
+	require.Equal(t, 768, emb.Dimensions)
+	require.Equal(t, 10*time.Second, emb.Timeout, "a partial embedder mapping keeps the other defaults")
+	require.Equal(t, 0.9, c.Memory.MinSimilarity)
+	require.Equal(t, 0.4, c.Memory.MinTrust)
+	require.Equal(t, 5, c.Memory.TopK)
+	require.Equal(t, time.Minute, c.Memory.SyncInterval)
 	require.False(t, c.LoopbackOnly())
 
 	prod, dev := c.Airflow.Instances[0], c.Airflow.Instances[1]

@@ -199,8 +199,9 @@ func TestSecretFileContentNeverInErrors(t *testing.T) {
 func TestSecretFileRelativeToConfig(t *testing.T) {
 	t.Parallel()
 	c, err := Load(filepath.Join("testdata", "secrets.yaml"),
-		fakeEnv(map[string]string{"AIRFLOW_PASSWORD": "pw", "WEBHOOK_SECRET": "hook"}))
+		fakeEnv(map[string]string{"AIRFLOW_PASSWORD": "pw", "WEBHOOK_SECRET": "hook", "OPENAI_API_KEY": "sk-from-env"}))
 	require.NoError(t, err)
+	require.Equal(t, "sk-from-env", c.Memory.Embedder.APIKey.Reveal())
 	require.Equal(t, "admin-token-from-file-0123", c.Auth.Tokens[0].Token.Reveal())
 	require.Equal(t, "pw", c.Airflow.Instances[0].Password.Reveal())
 	require.Equal(t, "hook", c.Ingest.Webhook.Secret.Reveal())

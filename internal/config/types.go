@@ -18,6 +18,7 @@ type Config struct {
 	Ingest   Ingest   `yaml:"ingest"`
 	Logscan  Logscan  `yaml:"logscan"`
 	Triage   Triage   `yaml:"triage"`
+	Memory   Memory   `yaml:"memory"`
 	Notify   Notify   `yaml:"notify"`
 }
 

@@ -93,6 +93,7 @@ func (c *Config) problems() []*FieldError {
 	v.atLeast("triage.log_tail_lines", int64(t.LogTailLines), 1)
 	v.atLeast("triage.log_max_bytes", t.LogMaxBytes, 1)
 	v.positive("triage.step_timeout", t.StepTimeout)
+	c.Memory.validate(v)
 	return v.errs
 }
 

@@ -21,6 +21,14 @@ func validConfig() *Config {
 	return c
 }
 
+// openAIEmbedder is a valid embedder of kind openai.
+func openAIEmbedder() Embedder {
+	return Embedder{
+		Kind: EmbedderOpenAI, URL: "http://localhost:11434", Model: "nomic-embed-text",
+		APIKey: NewSecret("sk-embed-0123456789"), Dimensions: 768, Timeout: 5 * time.Second,
+	}
+}
+
 func TestValidate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -92,6 +100,38 @@ func TestValidate(t *testing.T) {
 		{name: "log tail lines", edit: func(c *Config) { c.Triage.LogTailLines = 0 }, path: "triage.log_tail_lines"},
 		{name: "log max bytes", edit: func(c *Config) { c.Triage.LogMaxBytes = 0 }, path: "triage.log_max_bytes"},
 		{name: "step timeout", edit: func(c *Config) { c.Triage.StepTimeout = 0 }, path: "triage.step_timeout"},
+		{name: "openai embedder", edit: func(c *Config) { c.Memory.Embedder = openAIEmbedder() }},
+		{name: "hash embedder dimensions", edit: func(c *Config) { c.Memory.Embedder.Dimensions = 512 }},
+		{
+			name: "embedder kind", edit: func(c *Config) { c.Memory.Embedder.Kind = "bert" }, path: "memory.embedder.kind",
+			msg: `memory.embedder.kind: want one of [hash openai], got "bert"`,
+		},
+		{
+			name: "openai without url", edit: func(c *Config) { c.Memory.Embedder = openAIEmbedder(); c.Memory.Embedder.URL = "" },
+			path: "memory.embedder.url",
+			msg:  "memory.embedder.url: must be set for kind openai: the server root, such as http://localhost:11434 (Ollama) or https://api.openai.com",
+		},
+		{name: "openai url relative", edit: func(c *Config) { c.Memory.Embedder = openAIEmbedder(); c.Memory.Embedder.URL = "localhost:11434" }, path: "memory.embedder.url"},
+		{name: "openai without model", edit: func(c *Config) { c.Memory.Embedder = openAIEmbedder(); c.Memory.Embedder.Model = "" }, path: "memory.embedder.model"},
+		{name: "openai without dimensions", edit: func(c *Config) { c.Memory.Embedder = openAIEmbedder(); c.Memory.Embedder.Dimensions = 0 }, path: "memory.embedder.dimensions"},
+		{name: "openai timeout", edit: func(c *Config) { c.Memory.Embedder = openAIEmbedder(); c.Memory.Embedder.Timeout = 0 }, path: "memory.embedder.timeout"},
+		{name: "dimensions negative", edit: func(c *Config) { c.Memory.Embedder.Dimensions = -1 }, path: "memory.embedder.dimensions"},
+		{name: "dimensions too many", edit: func(c *Config) { c.Memory.Embedder.Dimensions = MaxEmbedDimensions + 1 }, path: "memory.embedder.dimensions"},
+		{
+			name: "hash with url", edit: func(c *Config) { c.Memory.Embedder.URL = "http://localhost:11434" }, path: "memory.embedder.url",
+			msg: "memory.embedder.url: is only used with kind openai: set memory.embedder.kind: openai, or remove it",
+		},
+		{name: "hash with model", edit: func(c *Config) { c.Memory.Embedder.Model = "nomic-embed-text" }, path: "memory.embedder.model"},
+		{name: "hash with api key", edit: func(c *Config) { c.Memory.Embedder.APIKey = NewSecret("sk-test") }, path: "memory.embedder.api_key"},
+		{name: "top k zero", edit: func(c *Config) { c.Memory.TopK = 0 }, path: "memory.top_k"},
+		{name: "top k too many", edit: func(c *Config) { c.Memory.TopK = MaxMemoryTopK + 1 }, path: "memory.top_k"},
+		{name: "min similarity zero", edit: func(c *Config) { c.Memory.MinSimilarity = 0 }, path: "memory.min_similarity"},
+		{name: "min similarity above one", edit: func(c *Config) { c.Memory.MinSimilarity = 1.01 }, path: "memory.min_similarity"},
+		{name: "min similarity NaN", edit: func(c *Config) { c.Memory.MinSimilarity = math.NaN() }, path: "memory.min_similarity"},
+		{name: "min similarity one", edit: func(c *Config) { c.Memory.MinSimilarity = 1 }},
+		{name: "min trust one", edit: func(c *Config) { c.Memory.MinTrust = 1 }, path: "memory.min_trust"},
+		{name: "min trust negative", edit: func(c *Config) { c.Memory.MinTrust = -0.1 }, path: "memory.min_trust"},
+		{name: "sync interval", edit: func(c *Config) { c.Memory.SyncInterval = 0 }, path: "memory.sync_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +154,9 @@ func TestValidate(t *testing.T) {
 				if tok.Token.IsSet() {
 					require.NotContains(t, err.Error(), tok.Token.Reveal())
 				}
+			}
+			if key := c.Memory.Embedder.APIKey; key.IsSet() {
+				require.NotContains(t, err.Error(), key.Reveal())
 			}
 		})
 	}

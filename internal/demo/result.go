@@ -141,9 +141,9 @@ func row(r *report.Report) Row {
 	}
 	if lg := r.Triage.Log; lg != nil {
 		out.Headline, out.LogLines = lg.Headline, lg.TailLines
-		if d := lg.Diagnosis; d != nil {
-			out.Class, out.RetrySafe = string(d.Label), d.RetrySafe
-		}
+	}
+	if d := r.Triage.Diagnosis(); d != nil {
+		out.Class, out.RetrySafe = string(d.Label), d.RetrySafe
 	}
 	return out
 }

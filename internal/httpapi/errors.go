@@ -25,6 +25,7 @@ const (
 	codeUnknownInstance  = "unknown_instance"
 	codeNotReady         = "not_ready"
 	codeUnavailable      = "unavailable"
+	codeMemoryDisabled   = "memory_disabled"
 	codeInternal         = "internal"
 )
 

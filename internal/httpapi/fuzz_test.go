@@ -11,11 +11,14 @@ import (
 	"github.com/medic-sh/medic/internal/ingest"
 )
 
-// FuzzAPI sends arbitrary requests to every write and read route and checks
+// FuzzAPI sends arbitrary requests to every write and read route (feedback
+// to a remembered incident, or to any id) and checks
 // that the API never fails with a 500 and answers JSON (path-cleaning
 // redirects aside), whatever the body, query or id.
 func FuzzAPI(f *testing.F) {
-	b := setup(f)
+	mem := newMemory()
+	b := setup(f, withMemory(mem))
+	inc := remembered(f, b, mem)
 	for _, seed := range []struct {
 		route uint8
 		query string
@@ -29,12 +32,15 @@ func FuzzAPI(f *testing.F) {
 		{2, "cursor=%ff%00&since=yesterday", ""},
 		{3, "", ""},
 		{4, "", ""},
+		{5, "", `{"outcome":"fixed","action":"retry"}`},
+		{5, "", `{"label":"PERMISSION","verdict":"down"}`},
+		{5, "", `{"reason":"` + "\xff" + `"}`},
 	} {
 		f.Add(seed.route, seed.query, []byte(seed.body))
 	}
 	f.Fuzz(func(t *testing.T, route uint8, query string, body []byte) {
 		var req *http.Request
-		switch route % 5 {
+		switch route % 6 {
 		case 0:
 			req = httptest.NewRequest(http.MethodPost, "/api/v1/events", bytes.NewReader(body))
 			req.Header.Set(ingest.SignatureHeader, ingest.Sign([]byte(webhookSecret), body))
@@ -49,6 +55,14 @@ func FuzzAPI(f *testing.F) {
 			req = httptest.NewRequest(http.MethodGet, "/api/v1/incidents/x", nil)
 			req.URL.Path = "/api/v1/incidents/" + strings.ReplaceAll(query, "/", "")
 			req.Header.Set("Authorization", "Bearer "+viewerToken)
+		case 5:
+			id := inc.ID
+			if query != "" {
+				id = strings.ReplaceAll(query, "/", "")
+			}
+			req = httptest.NewRequest(http.MethodPost, "/api/v1/incidents/x/feedback", bytes.NewReader(body))
+			req.URL.Path = "/api/v1/incidents/" + id + "/feedback"
+			req.Header.Set("Authorization", "Bearer "+operatorToken)
 		default:
 			req = httptest.NewRequest(http.MethodGet, "/api/v1/sessions/x", nil)
 			req.URL.Path = "/api/v1/sessions/" + strings.ReplaceAll(query, "/", "")

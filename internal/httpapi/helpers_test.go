@@ -186,7 +186,7 @@ func (b *testBundle) stored(t *testing.T) stored {
 }
 
 // record stores a failure directly, for read-side tests.
-func (b *testBundle) record(t *testing.T, dag, run, task string) *store.EventRecordResult {
+func (b *testBundle) record(t testing.TB, dag, run, task string) *store.EventRecordResult {
 	t.Helper()
 	res, err := storeRecorder{b.store}.RecordEvent(context.Background(), &incident.FailureEvent{
 		Key:      incident.Key{Instance: "main", DagID: dag, RunID: run, TaskID: task, TryNumber: 1},

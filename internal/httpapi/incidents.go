@@ -11,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/store"
+	"github.com/medic-sh/medic/internal/triage"
 )
 
 // incidentPage is the body of GET /api/v1/incidents.
@@ -32,6 +35,14 @@ type incidentDetail struct {
 	Session *sessionView `json:"session"`
 	// Findings are the triage session's own findings.
 	Findings []*incident.Finding `json:"findings"`
+	// Diagnosis is the final diagnosis, read from the findings: the log's as
+	// the failure memory changed it; null before the log was read.
+	Diagnosis *classify.Diagnosis `json:"diagnosis"`
+	// Similar are the past failures memory recalled; always an array.
+	Similar []triage.SimilarFailure `json:"similar"`
+	// Precedent is the past failure that most supports the diagnosis, null
+	// when none counted.
+	Precedent *memory.Precedent `json:"precedent"`
 }
 
 // listParams are the query parameters GET /api/v1/incidents understands.
@@ -146,7 +157,7 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("get incident %s: %w", id, err)
 	}
-	out := incidentDetail{Incident: inc, Findings: []*incident.Finding{}}
+	out := incidentDetail{Incident: inc, Findings: []*incident.Finding{}, Similar: []triage.SimilarFailure{}}
 	if out.Events, err = s.store.EventListByIncident(ctx, inc.ID); err != nil {
 		return fmt.Errorf("list events of incident %s: %w", inc.ID, err)
 	}
@@ -166,6 +177,14 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) error {
 			if out.Findings, err = s.findings(r, sess.ID); err != nil {
 				return err
 			}
+		}
+	}
+	tr := triage.Decode(out.Findings)
+	out.Diagnosis = tr.Diagnosis()
+	if tr.Memory != nil {
+		out.Precedent = tr.Memory.Precedent
+		if tr.Memory.Similar != nil {
+			out.Similar = tr.Memory.Similar
 		}
 	}
 	s.writeJSON(w, r, http.StatusOK, out)

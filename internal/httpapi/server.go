@@ -1,6 +1,7 @@
 // Package httpapi is medic's REST API: the Airflow callback webhook, triage
-// requests, read access to incidents and sessions, and the health, readiness
-// and metrics endpoints, all JSON under /api/v1 with bearer-token roles.
+// requests, read access to incidents and sessions, feedback on what fixed
+// an incident's failure, and the health, readiness and metrics endpoints,
+// all JSON under /api/v1 with bearer-token roles.
 //
 // A handler here only checks, records and answers. It must never do work
 // inline on the request path (triage, Airflow calls and notifications are
@@ -90,6 +91,7 @@ type server struct {
 	store           store.Store
 	events          EventRecorder
 	triage          TriageRequester
+	memory          MemoryFeedback
 	auth            *authenticator
 	webhookSecret   []byte
 	maxBody         int64
@@ -125,7 +127,7 @@ func New(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	s := &server{
-		store: d.Store, events: d.Events, triage: d.Triage, auth: auth,
+		store: d.Store, events: d.Events, triage: d.Triage, memory: d.Memory, auth: auth,
 		maxBody: d.MaxBodyBytes, defaultInstance: d.DefaultInstance, instances: slices.Clone(d.Instances),
 		log: d.Logger, ready: d.Ready, now: d.Now, version: d.Version, mux: http.NewServeMux(),
 	}
@@ -161,6 +163,7 @@ func (s *server) routes(reg *prometheus.Registry) {
 	s.mux.Handle("POST /api/v1/triage", s.api(config.RoleOperator, s.postTriage))
 	s.mux.Handle("GET /api/v1/incidents", s.api(config.RoleViewer, s.listIncidents))
 	s.mux.Handle("GET /api/v1/incidents/{id}", s.api(config.RoleViewer, s.getIncident))
+	s.mux.Handle("POST /api/v1/incidents/{id}/feedback", s.api(config.RoleOperator, s.postFeedback))
 	s.mux.Handle("GET /api/v1/sessions/{id}", s.api(config.RoleViewer, s.getSession))
 	s.mux.Handle("GET /healthz", s.handle(s.healthz))
 	s.mux.Handle("GET /readyz", s.handle(s.readyz))

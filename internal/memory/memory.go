@@ -120,6 +120,8 @@ func (m *Memory) Add(ctx context.Context, r Record) (*Record, error) {
 			case len(vecs) != 1:
 				m.log.WarnContext(ctx, "embedder returned the wrong number of vectors; record stored for signature lookup only",
 					"record_id", r.ID, "vectors", len(vecs))
+			case isZero(vecs[0]):
+				// No features in the text: nothing to compare, not an error.
 			default:
 				r.Embedding, r.EmbeddedBy = vecs[0], m.emb.Name()
 			}
@@ -156,6 +158,15 @@ func (m *Memory) Restore(ctx context.Context, recs []Record) (skipped, unindexed
 		}
 	}
 	return skipped, unindexed
+}
+
+func isZero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // putLocked stores r (replacing a record with the same id) and indexes its

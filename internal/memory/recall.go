@@ -28,6 +28,10 @@ const (
 	// overrideTrust is the trust an exact-signature record needs for its
 	// label to replace a different cold label.
 	overrideTrust = 0.6
+	// retrySafeTrust is the trust a record's verified plain retry needs to
+	// make a failure retry-safe: one lucky retry (trust 2/3) is not
+	// enough; two verified fixes and no failure (3/4) are.
+	retrySafeTrust = 0.75
 	// maxRecallConfidence caps a confidence that rests on memory alone.
 	maxRecallConfidence = 0.95
 	// RecallRule names the evidence and reason memory contributes.
@@ -69,8 +73,9 @@ type vote struct {
 //     confidence lowered.
 //
 // A failure is retry-safe from memory only when the best record's action
-// was a plain retry that verifiably fixed it; a retry that failed before
-// makes it not retry-safe whatever the label says. The result depends only
+// was a plain retry that verifiably fixed it, with trust of at least 0.75
+// (one lucky retry is not enough); a retry that failed before makes it not
+// retry-safe whatever the label says. The result depends only
 // on the set of records, not on their order.
 func Recall(d classify.Diagnosis, res *Result, opts RecallOptions) (classify.Diagnosis, *Precedent) {
 	if res == nil {
@@ -152,12 +157,13 @@ func Recall(d classify.Diagnosis, res *Result, opts RecallOptions) (classify.Dia
 	if act := classify.Remediation(best.rec.Action); act.Valid() && best.rec.Outcome == OutcomeFixed {
 		out.Remediation = act
 	}
+	retry := isPlainRetry(best.rec.Action)
 	switch {
-	case best.rec.Outcome == OutcomeFixed && isPlainRetry(best.rec.Action):
+	case retry && best.rec.Outcome == OutcomeFixed && best.rec.Trust >= retrySafeTrust:
 		out.RetrySafe = out.Confidence >= 0.5
-	case best.rec.Outcome == OutcomeFailed && isPlainRetry(best.rec.Action):
+	case retry && best.rec.Outcome == OutcomeFailed:
 		out.RetrySafe = false
-	case best.rec.Outcome == OutcomeFixed && best.rec.Action != "":
+	case !retry && best.rec.Outcome == OutcomeFixed && best.rec.Action != "":
 		out.RetrySafe = false // a person had to do something else
 	}
 	return out, p

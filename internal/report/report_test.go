@@ -18,6 +18,7 @@ import (
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/logscan/extract"
 	"github.com/medic-sh/medic/internal/logscan/signature"
+	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/report"
 	"github.com/medic-sh/medic/internal/store"
 	"github.com/medic-sh/medic/internal/store/sqlite"
@@ -123,6 +124,53 @@ func fullFindings(t *testing.T) []*incident.Finding {
 	}
 }
 
+// memoryFindings are fullFindings with the classifier's evidence and
+// runners-up, and what the failure memory recalled: an exact match that a
+// retry fixed, which changed the diagnosis, and a similar record from
+// elsewhere that nobody resolved.
+func memoryFindings(t *testing.T) []*incident.Finding {
+	fs := fullFindings(t)
+	cold := &classify.Diagnosis{
+		Label: classify.CodeError, Confidence: 0.41, RetrySafe: false, Remediation: classify.FixCode,
+		Reason: "CODE_ERROR: rule python_key_error matched in the root error block",
+		Evidence: []classify.Evidence{
+			{Line: 40, Rule: "python_key_error", Text: "KeyError: 'currency_code'"},
+			{Line: -1, Rule: "signal.try_number", Text: "try 2"},
+		},
+		RunnersUp: []classify.Scored{{Label: classify.DataQuality, Score: 0.9, Rule: "missing_key"}},
+	}
+	final := *cold
+	final.Label, final.Confidence, final.RetrySafe, final.Remediation = classify.Infra, 0.75, true, classify.Retry
+	final.Reason = "INFRA recalled from memory (the same failure signature was INFRA, trust 0.75, retry fixed); the rules said CODE_ERROR"
+	final.Evidence = append(final.Evidence, classify.Evidence{Line: -1, Rule: memory.RecallRule, Text: "the same failure signature was INFRA, trust 0.75, retry fixed"})
+	final.RunnersUp = []classify.Scored{{Label: classify.CodeError, Score: 0.41, Rule: memory.RecallRule}, {Label: classify.DataQuality, Score: 0.9, Rule: "missing_key"}}
+	for _, f := range fs {
+		if f.Step == triage.StepLogExcerpt {
+			var ex triage.LogExcerpt
+			require.NoError(t, json.Unmarshal(f.Data, &ex))
+			ex.Diagnosis = cold
+			f.Data = data(t, ex)
+		}
+	}
+	return append(fs, &incident.Finding{Step: triage.StepMemory, Data: data(t, triage.Memory{
+		Similar: []triage.SimilarFailure{
+			{
+				RecordID: "inc_0000", IncidentID: "inc_0000", DagID: "orders_etl", RunID: "scheduled__2026-05-01T02:00:00+00:00",
+				Signature: "sig_0123456789abcdef", Label: "INFRA", Action: "retry", Outcome: memory.OutcomeFixed, Verdict: memory.VerdictUp,
+				Trust: 0.75, Similarity: 1, Exact: true, CreatedAt: created.Add(-24 * time.Hour), Excerpt: "KeyError: 'currency_code'",
+			},
+			{
+				RecordID: "0b7c0de0-import", Signature: "sig_fedcba9876543210", Label: "CODE_ERROR", Outcome: memory.OutcomeUnknown,
+				Verdict: memory.VerdictNone, Trust: 0.5, Similarity: 0.9123, CreatedAt: created.Add(-48 * time.Hour),
+				Excerpt: longLine + "\nsecond line",
+			},
+		},
+		Diagnosis: &final,
+		Precedent: &memory.Precedent{RecordID: "inc_0000", Label: "INFRA", Action: "retry", Outcome: memory.OutcomeFixed, Trust: 0.75, Similarity: 1, Exact: true, Agreement: 1, Counted: 1},
+		Degraded:  "similarity search skipped, signature-only lookup: embedder ollama/nomic-embed-text failed: connection refused",
+	})})
+}
+
 func TestWriteTextGolden(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -140,6 +188,26 @@ func TestWriteTextGolden(t *testing.T) {
 			},
 			findings: fullFindings,
 			baseURL:  "https://medic.example.com",
+		},
+		{
+			name: "memory",
+			inc: func() *incident.Incident {
+				inc := baseIncident()
+				inc.Summary = "orders_etl.transform_orders failed: KeyError: 'currency_code' · INFRA (75%) · seen before: retry fixed it, trust 0.75"
+				return inc
+			},
+			findings: memoryFindings,
+			baseURL:  "https://medic.example.com",
+		},
+		{
+			name: "memory empty",
+			inc:  baseIncident,
+			findings: func(t *testing.T) []*incident.Finding {
+				return []*incident.Finding{
+					{Step: triage.StepMemory, Data: data(t, triage.Memory{Similar: []triage.SimilarFailure{}})},
+					{Step: triage.StepHistory, Error: "database is locked"},
+				}
+			},
 		},
 		{
 			name: "partial",

@@ -73,17 +73,8 @@ func WriteText(w io.Writer, r *Report) error {
 			}
 		}
 	}
-	if lg := r.Triage.Log; lg != nil && lg.Diagnosis != nil {
-		d := lg.Diagnosis
-		safe := "no"
-		if d.RetrySafe {
-			safe = "yes"
-		}
-		fmt.Fprintf(&b, "  Diagnosis: %s (confidence %.2f), retry-safe: %s, next: %s\n", d.Label, d.Confidence, safe, d.Remediation)
-		if d.Reason != "" {
-			fmt.Fprintf(&b, "    %s\n", clip(d.Reason, maxLineWidth))
-		}
-	}
+	writeDiagnosis(&b, r.Triage.Diagnosis())
+	writeSimilar(&b, r.Triage.Memory)
 	if lg := r.Triage.Log; lg != nil && lg.Error != nil {
 		e := lg.Error
 		fmt.Fprintf(&b, "  Root cause (%s, confidence %.2f): %s\n", e.Kind, e.Confidence, clip(lg.Headline, maxLineWidth))
@@ -145,7 +136,10 @@ func taskStates(m map[string]int) string {
 // errorSteps lists the failed steps in the order triage runs them, then any
 // others by name, so the report reads the same every time.
 func errorSteps(errs map[string]string) []string {
-	order := []string{triage.StepResolve, triage.StepRunSummary, triage.StepFailedTasks, triage.StepFrequency, triage.StepLogExcerpt}
+	order := []string{
+		triage.StepResolve, triage.StepRunSummary, triage.StepFailedTasks, triage.StepFrequency,
+		triage.StepLogExcerpt, triage.StepHistory, triage.StepMemory,
+	}
 	var out []string
 	for _, step := range order {
 		if _, ok := errs[step]; ok {

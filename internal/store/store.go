@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/memory"
 )
 
 // Errors shared by all implementations.
@@ -77,10 +78,40 @@ type Store interface {
 	MinerSnapshotGet(ctx context.Context, name string) ([]byte, error)
 	MinerSnapshotSave(ctx context.Context, name string, snapshot []byte) error
 
+	// MemoryRecordUpsert saves a failure memory record. A new id is
+	// inserted with the record's evidence; for a stored id the descriptive
+	// fields (signature, template, exception type, excerpt, embedding,
+	// embedded_by, label, updated_at) are replaced and the evidence
+	// (action, outcome, verdict, counts, trust) and created_at are kept,
+	// because those change only through MemoryRecordApply; the label too is
+	// kept once a person has judged the record (ups or downs). On return r
+	// holds what is stored. An empty id or an unknown outcome or verdict is
+	// an error matching memory.ErrInvalid.
+	MemoryRecordUpsert(ctx context.Context, r *memory.Record) error
+	// MemoryRecordApply adds one update's evidence to a record atomically
+	// in the database (safe with several processes) and returns the stored
+	// result, trust recomputed with memory.ComputeTrust; see
+	// memory.Update.Delta for what each part of u changes. Silence changes
+	// nothing, not even updated_at. An unknown id is an error matching
+	// ErrNotFound and memory.ErrNotFound; an invalid update one matching
+	// memory.ErrInvalid.
+	MemoryRecordApply(ctx context.Context, id string, u memory.Update, now time.Time) (*memory.Record, error)
+	// MemoryRecordGet returns one record; an unknown id is an error matching
+	// ErrNotFound and memory.ErrNotFound.
+	MemoryRecordGet(ctx context.Context, id string) (*memory.Record, error)
+	// MemoryRecordList pages through records in (updated_at, id) order, so
+	// that a reader can pick up where it stopped. A stored embedding that
+	// cannot be decoded comes back as none (and is logged), never as an
+	// error.
+	MemoryRecordList(ctx context.Context, p *MemoryRecordListParams) ([]*memory.Record, error)
+
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error
 }
+
+// A Store is the persistence of the failure memory's Keeper.
+var _ memory.Persister = Store(nil)
 
 // EventRecordParams is the input of Store.EventRecord.
 type EventRecordParams struct {
@@ -188,6 +219,26 @@ type AuditListParams struct {
 	IncidentID string
 	AfterID    int64
 	Limit      int
+}
+
+// MemoryRecordListParams pages MemoryRecordList: the records strictly after
+// (UpdatedAfter, AfterID), at most Limit (ClampLimit applies). It is
+// memory's own type, so that a Store satisfies memory.Persister without
+// the memory package importing this one.
+type MemoryRecordListParams = memory.RecordListParams
+
+// MemoryRecordNotFound returns the error for an unknown memory record id.
+// It matches both ErrNotFound and memory.ErrNotFound, so that callers that
+// only know the memory package (the API, through memory.Keeper) can tell a
+// missing record from a failure as well.
+func MemoryRecordNotFound(id string) error { return &memoryNotFoundError{id: id} }
+
+type memoryNotFoundError struct{ id string }
+
+func (e *memoryNotFoundError) Error() string { return "memory record " + e.id + " not found" }
+
+func (e *memoryNotFoundError) Is(target error) bool {
+	return target == ErrNotFound || target == memory.ErrNotFound
 }
 
 // Limits applied by every implementation.

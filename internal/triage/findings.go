@@ -4,8 +4,10 @@ import (
 	"time"
 
 	"github.com/medic-sh/medic/internal/classify"
+	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/logscan/extract"
 	"github.com/medic-sh/medic/internal/logscan/signature"
+	"github.com/medic-sh/medic/internal/memory"
 )
 
 // Step names. Each is recorded once per session, so a resumed triage skips
@@ -17,7 +19,12 @@ const (
 	StepFrequency   = "frequency"
 	StepLogExcerpt  = "log_excerpt"
 	StepHistory     = "history"
+	// StepMemory runs only when a failure memory is configured.
+	StepMemory = "memory"
 )
+
+// FindingMemory is the kind of the memory step's finding.
+const FindingMemory incident.FindingKind = "memory"
 
 // RunSummary is the data of the run_summary finding.
 type RunSummary struct {
@@ -126,4 +133,47 @@ type PastIncident struct {
 	State     string    `json:"state"`
 	Summary   string    `json:"summary,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+}
+
+// Memory is the data of the memory finding: the past failures most like
+// this one, what was done about them and whether it worked, and the
+// diagnosis once they are taken into account.
+type Memory struct {
+	// Similar lists past failures: those with the same signature first (most
+	// trusted first), then the most similar others. Always an array.
+	Similar []SimilarFailure `json:"similar"`
+	// Diagnosis is the final diagnosis: the log's, as memory.Recall changed
+	// it. Nil when the log gave none.
+	Diagnosis *classify.Diagnosis `json:"diagnosis,omitempty"`
+	// Precedent is the past failure that most supports the final label; nil
+	// when no past failure counted (none trusted, similar or resolved enough).
+	Precedent *memory.Precedent `json:"precedent,omitempty"`
+	// Remembered is the id of the record this failure is remembered as (the
+	// incident's id), "" when it could not be remembered.
+	Remembered string `json:"remembered,omitempty"`
+	// Degraded, when set, says what part of memory did not work (an embedder
+	// down, a lookup that failed): the triage went on without it.
+	Degraded string `json:"degraded,omitempty"`
+}
+
+// SimilarFailure is one past failure memory recalled.
+type SimilarFailure struct {
+	RecordID string `json:"record_id"`
+	// IncidentID, DagID and RunID point at the incident the record was made
+	// from, when it is one this medic knows.
+	IncidentID string         `json:"incident_id,omitempty"`
+	DagID      string         `json:"dag_id,omitempty"`
+	RunID      string         `json:"run_id,omitempty"`
+	Signature  string         `json:"signature"`
+	Label      string         `json:"label"`
+	Action     string         `json:"action,omitempty"`
+	Outcome    memory.Outcome `json:"outcome"`
+	Verdict    memory.Verdict `json:"verdict"`
+	Trust      float64        `json:"trust"`
+	// Similarity is 1 for the same signature, else the cosine similarity.
+	Similarity float32   `json:"similarity"`
+	Exact      bool      `json:"exact"`
+	CreatedAt  time.Time `json:"created_at"`
+	// Excerpt is the record's line naming the error, redacted and short.
+	Excerpt string `json:"excerpt,omitempty"`
 }

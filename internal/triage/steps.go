@@ -304,7 +304,8 @@ func firstLineOf(s string) string {
 }
 
 // diagnose classifies the failure from the redacted tail, its extracted
-// error and what the run summary knows of the task. Evidence lines become
+// error and what the earlier steps know of the task (operator, state, how
+// long the try ran, how many runs failed). Evidence lines become
 // 1-based tail line numbers.
 func (r *Runner) diagnose(st *state, lines []string, extracted *extract.Result) *classify.Diagnosis {
 	sig := classify.Signals{TryNumber: st.focusTry}
@@ -312,8 +313,16 @@ func (r *Runner) diagnose(st *state, lines []string, extracted *extract.Result) 
 		for _, f := range ft.Failed {
 			if f.TaskID == st.focusTask {
 				sig.Operator, sig.State = f.Operator, f.State
+				if f.DurationSec != nil && *f.DurationSec > 0 {
+					sig.Duration = time.Duration(*f.DurationSec * float64(time.Second))
+				}
 			}
 		}
+	}
+	// UsualDuration stays unknown: triage does not read the task's
+	// successful tries.
+	if fq, ok := decode[Frequency](st.done[StepFrequency]); ok && fq.TaskID == st.focusTask {
+		sig.FailedRuns = fq.FailedRuns
 	}
 	d := classify.Classify(classify.Input{Lines: lines, Extract: extracted, Signals: sig})
 	for i := range d.Evidence {

@@ -9,7 +9,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/logscan/extract"
+	"github.com/medic-sh/medic/internal/memory"
 )
 
 func TestExcerptWindow(t *testing.T) {
@@ -286,6 +289,42 @@ func TestSummarize(t *testing.T) {
 			want: "orders_etl.load failed: " + truncate(long, 160),
 		},
 		{
+			name: "memory's diagnosis and precedent", inc: inc,
+			findings: func(t *testing.T) []*incident.Finding {
+				return []*incident.Finding{
+					finding(t, StepLogExcerpt, LogExcerpt{Headline: "KeyError: 'x'", Diagnosis: &classify.Diagnosis{Label: classify.CodeError, Confidence: 0.53}}),
+					finding(t, StepMemory, Memory{
+						Diagnosis: &classify.Diagnosis{Label: classify.CodeError, Confidence: 0.706},
+						Precedent: &memory.Precedent{Label: "CODE_ERROR", Action: "retry", Outcome: memory.OutcomeFixed, Trust: 0.667, Exact: true, Similarity: 1},
+					}),
+				}
+			},
+			want: "orders_etl.load failed: KeyError: 'x' · CODE_ERROR (71%) · seen before: retry fixed it, trust 0.67",
+		},
+		{
+			name: "a similar precedent without an action", inc: inc,
+			findings: func(t *testing.T) []*incident.Finding {
+				return []*incident.Finding{
+					finding(t, StepLogExcerpt, LogExcerpt{Diagnosis: &classify.Diagnosis{Label: classify.Unknown, Confidence: 0.2}}),
+					finding(t, StepMemory, Memory{
+						Diagnosis: &classify.Diagnosis{Label: classify.Permission, Confidence: 0.6},
+						Precedent: &memory.Precedent{Label: "PERMISSION", Outcome: memory.OutcomeUnknown, Trust: 0.667, Similarity: 0.91},
+					}),
+				}
+			},
+			want: "orders_etl.load failed · PERMISSION (60%) · similar failure seen before (similarity 0.91): it was PERMISSION, trust 0.67",
+		},
+		{
+			name: "a failed memory step keeps the log's diagnosis", inc: inc,
+			findings: func(t *testing.T) []*incident.Finding {
+				return []*incident.Finding{
+					finding(t, StepLogExcerpt, LogExcerpt{Diagnosis: &classify.Diagnosis{Label: classify.Timeout, Confidence: 0.8}}),
+					failedStep(StepMemory, "triage step memory took longer than 30s"),
+				}
+			},
+			want: "orders_etl.load failed · TIMEOUT (80%) · 1 step(s) incomplete",
+		},
+		{
 			name: "no task known", inc: &incident.Incident{DagID: "ghost", RunID: "manual__1"},
 			findings: func(*testing.T) []*incident.Finding { return nil },
 			want:     "ghost run manual__1 failed",
@@ -316,6 +355,109 @@ func TestDecode(t *testing.T) {
 	require.Nil(t, s.Frequency)
 	require.Nil(t, s.Log)
 	require.Equal(t, map[string]string{StepFrequency: "503"}, s.Errors)
+	require.Nil(t, s.Memory, "no memory step: memory is off")
+	require.Nil(t, s.Diagnosis())
+}
+
+func TestSummaryDiagnosis(t *testing.T) {
+	t.Parallel()
+	cold := &classify.Diagnosis{Label: classify.CodeError, Confidence: 0.5}
+	final := &classify.Diagnosis{Label: classify.Infra, Confidence: 0.75}
+	tests := []struct {
+		name     string
+		findings func(t *testing.T) []*incident.Finding
+		want     *classify.Diagnosis
+	}{
+		{"nothing", func(*testing.T) []*incident.Finding { return nil }, nil},
+		{"the log's", func(t *testing.T) []*incident.Finding {
+			return []*incident.Finding{finding(t, StepLogExcerpt, LogExcerpt{Diagnosis: cold})}
+		}, cold},
+		{"memory's over the log's", func(t *testing.T) []*incident.Finding {
+			return []*incident.Finding{finding(t, StepLogExcerpt, LogExcerpt{Diagnosis: cold}), finding(t, StepMemory, Memory{Diagnosis: final})}
+		}, final},
+		{"the log's when memory has none", func(t *testing.T) []*incident.Finding {
+			return []*incident.Finding{finding(t, StepLogExcerpt, LogExcerpt{Diagnosis: cold}), finding(t, StepMemory, Memory{})}
+		}, cold},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, Decode(tt.findings(t)).Diagnosis())
+		})
+	}
+}
+
+func TestResolution(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		action  string
+		outcome memory.Outcome
+		want    string
+	}{
+		{"retry", memory.OutcomeFixed, "retry fixed it"},
+		{"retry", memory.OutcomeFailed, "retry did not fix it"},
+		{"retry", memory.OutcomeUnknown, "retry, outcome unknown"},
+		{"", memory.OutcomeFixed, "fixed (action not recorded)"},
+		{"", memory.OutcomeFailed, "not fixed (action not recorded)"},
+		{"", memory.OutcomeUnknown, "no action recorded"},
+		{"", "", "no action recorded"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action+"/"+string(tt.outcome), func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, Resolution(tt.action, tt.outcome))
+		})
+	}
+}
+
+func TestRootExcerpt(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 700) // 1400 bytes
+	tests := []struct {
+		name string
+		ex   LogExcerpt
+		want string
+	}{
+		{
+			name: "the block inside the excerpt",
+			ex:   LogExcerpt{FirstLine: 3, Lines: []string{"l3", "l4", "l5", "l6"}, Error: &extract.Block{Start: 3, End: 5}},
+			want: "l4\nl5",
+		},
+		{
+			name: "a block starting before the excerpt",
+			ex:   LogExcerpt{FirstLine: 3, Lines: []string{"l3", "l4"}, Error: &extract.Block{Start: 0, End: 4}},
+			want: "l3\nl4",
+		},
+		{
+			name: "a block outside the excerpt gives the headline",
+			ex:   LogExcerpt{FirstLine: 10, Lines: []string{"l10"}, Headline: "KeyError: 'x'", Error: &extract.Block{Start: 0, End: 4}},
+			want: "KeyError: 'x'",
+		},
+		{
+			name: "no block",
+			ex:   LogExcerpt{FirstLine: 1, Lines: []string{"l1"}, Headline: "boom"},
+			want: "boom",
+		},
+		{
+			name: "cut at a line boundary",
+			ex:   LogExcerpt{FirstLine: 1, Lines: []string{long, long, "last"}, Error: &extract.Block{Start: 0, End: 3}},
+			want: long,
+		},
+		{
+			name: "one huge line is cut at a character",
+			ex:   LogExcerpt{FirstLine: 1, Lines: []string{long + long}, Error: &extract.Block{Start: 0, End: 1}},
+			want: strings.Repeat("é", 1022) + "…",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := rootExcerpt(&tt.ex)
+			require.Equal(t, tt.want, got)
+			require.LessOrEqual(t, len(got), maxRecordExcerpt)
+			require.True(t, utf8.ValidString(got))
+		})
+	}
 }
 
 // FuzzLogExcerptWindow feeds arbitrary log text through the excerpt

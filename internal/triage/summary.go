@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/incident"
 )
 
@@ -15,6 +16,8 @@ type Summary struct {
 	Frequency *Frequency
 	Log       *LogExcerpt
 	History   *History
+	// Memory is nil when no failure memory is configured.
+	Memory *Memory
 	// Errors maps a failed step to its error text.
 	Errors map[string]string
 }
@@ -38,9 +41,23 @@ func Decode(findings []*incident.Finding) *Summary {
 			s.Log, _ = decode[LogExcerpt](f)
 		case StepHistory:
 			s.History, _ = decode[History](f)
+		case StepMemory:
+			s.Memory, _ = decode[Memory](f)
 		}
 	}
 	return s
+}
+
+// Diagnosis is the final diagnosis: the log's as memory changed it, or the
+// log's alone when memory has not looked at it; nil when neither exists.
+func (s *Summary) Diagnosis() *classify.Diagnosis {
+	if s.Memory != nil && s.Memory.Diagnosis != nil {
+		return s.Memory.Diagnosis
+	}
+	if s.Log != nil {
+		return s.Log.Diagnosis
+	}
+	return nil
 }
 
 // Summarize renders the one-line summary stored on the incident.
@@ -57,9 +74,13 @@ func Summarize(inc *incident.Incident, findings []*incident.Finding) string {
 	if s.Log != nil && s.Log.Headline != "" {
 		parts[0] += ": " + truncate(s.Log.Headline, 160)
 	}
-	if s.Log != nil && s.Log.Diagnosis != nil {
-		d := s.Log.Diagnosis
+	if d := s.Diagnosis(); d != nil {
 		parts = append(parts, fmt.Sprintf("%s (%.0f%%)", d.Label, 100*d.Confidence))
+	}
+	if s.Memory != nil {
+		if p := precedentPhrase(s.Memory.Precedent); p != "" {
+			parts = append(parts, p)
+		}
 	}
 	if s.Frequency != nil {
 		parts = append(parts, fmt.Sprintf("%s (%d run(s) in %s)", s.Frequency.Pattern, s.Frequency.FailedRuns, s.Frequency.LookbackHuman))

@@ -1,8 +1,11 @@
 // Package triage is the first pass over every incident: what the run looks
-// like, which tasks failed, whether this task fails often, and what its log
-// says. Each step's result is persisted as a finding before the next starts,
-// so a restarted medic resumes where it stopped and never records a step
-// twice. Triage only reads from Airflow; it must never write to it.
+// like, which tasks failed, whether this task fails often, what its log
+// says, and which past failures it resembles, with what was done about them
+// and whether it worked. Each step's result is persisted as a finding
+// before the next starts, so a restarted medic resumes where it stopped and
+// never records a step twice. Triage only reads from Airflow; it must never
+// write to it. The failure memory only ever degrades triage: a memory that
+// fails leaves a warning in the finding, never a failed triage.
 package triage
 
 import (
@@ -63,6 +66,9 @@ type Options struct {
 	Recall memory.RecallOptions
 	// SimilarK is how many similar past failures to list (5 when zero).
 	SimilarK int
+	// MemoryTimeout bounds each memory call (StepTimeout/3 when zero), so a
+	// hanging embedder leaves time for a signature-only lookup.
+	MemoryTimeout time.Duration
 }
 
 // Recall is the failure memory triage consults and feeds.
@@ -154,7 +160,7 @@ type step struct {
 }
 
 func (r *Runner) steps() []step {
-	return []step{
+	steps := []step{
 		{StepResolve, "resolve", r.resolve},
 		{StepRunSummary, incident.FindingRunSummary, r.runSummary},
 		{StepFailedTasks, incident.FindingFailedTasks, r.failedTasks},
@@ -162,6 +168,12 @@ func (r *Runner) steps() []step {
 		{StepLogExcerpt, incident.FindingLogExcerpt, r.logExcerpt},
 		{StepHistory, incident.FindingHistory, r.history},
 	}
+	// Without a memory the step is left out rather than recorded as off, so
+	// a session resumed once memory is configured still consults it.
+	if r.opts.Memory != nil {
+		steps = append(steps, step{StepMemory, FindingMemory, r.recallMemory})
+	}
+	return steps
 }
 
 // state is what one triage run has learned so far.

@@ -19,6 +19,7 @@ import (
 	cls "github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/logscan/extract"
+	"github.com/medic-sh/medic/internal/memory"
 )
 
 // Options configures a run.
@@ -27,6 +28,11 @@ type Options struct {
 	Classifier *cls.Classifier
 	// KeepCases keeps every case's prediction in Result.Cases.
 	KeepCases bool
+	// Memory is "" (cold: no memory), MemoryLeaveGroupOut or
+	// MemoryLeaveOneOut.
+	Memory string
+	// Recall tunes how memory changes a diagnosis (the defaults when zero).
+	Recall memory.RecallOptions
 }
 
 // Case is one labelled record of the corpus. Unknown fields are ignored.
@@ -37,6 +43,10 @@ type Case struct {
 	RetrySafe   bool   `json:"retry_safe"`
 	Remediation string `json:"remediation"`
 	Hard        bool   `json:"hard,omitempty"`
+	// Group names cases that are variants of one failure; leave-group-out
+	// memory never lets a case recall its own group. A case without one is
+	// its own group.
+	Group string `json:"group,omitempty"`
 }
 
 // Prediction is the classifier's answer for one case.
@@ -59,8 +69,12 @@ type Result struct {
 	Metrics
 	// CasesPerSec is cases divided by the time spent splitting, redacting,
 	// extracting and classifying (not reading the file).
-	CasesPerSec float64      `json:"cases_per_sec"`
-	Cases       []Prediction `json:"-"`
+	CasesPerSec float64 `json:"cases_per_sec"`
+	// Mode is "cold" or "memory:" followed by the memory mode.
+	Mode string `json:"mode"`
+	// Memory, in a memory mode, says what recall changed.
+	Memory *MemoryStats `json:"memory,omitempty"`
+	Cases  []Prediction `json:"-"`
 }
 
 // Run reads casesPath and classifies every case.
@@ -73,6 +87,13 @@ func Run(ctx context.Context, casesPath string, opts Options) (*Result, error) {
 	if c == nil {
 		c = cls.Default()
 	}
+	switch opts.Memory {
+	case "":
+	case MemoryLeaveGroupOut, MemoryLeaveOneOut:
+		return runWithMemory(ctx, casesPath, cases, c, opts)
+	default:
+		return nil, fmt.Errorf("classify bench: unknown memory mode %q (want %s or %s)", opts.Memory, MemoryLeaveGroupOut, MemoryLeaveOneOut)
+	}
 	preds := make([]Prediction, 0, len(cases))
 	start := time.Now()
 	for _, k := range cases {
@@ -80,15 +101,10 @@ func Run(ctx context.Context, casesPath string, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("classify bench %s: %w", casesPath, err)
 		}
 		d := Diagnose(c, k.Log)
-		preds = append(preds, Prediction{
-			ID: k.ID, Label: k.Label, Predicted: string(d.Label), Confidence: d.Confidence, RawConfidence: d.RawConfidence,
-			RetrySafe: k.RetrySafe, PredRetrySafe: d.RetrySafe,
-			Remediation: k.Remediation, PredRemediation: string(d.Remediation),
-			Hard: k.Hard, Reason: d.Reason,
-		})
+		preds = append(preds, predict(k, d))
 	}
 	elapsed := time.Since(start)
-	res := &Result{Metrics: Score(preds)}
+	res := &Result{Metrics: Score(preds), Mode: "cold"}
 	if s := elapsed.Seconds(); s > 0 {
 		res.CasesPerSec = float64(len(preds)) / s
 	}
@@ -96,6 +112,15 @@ func Run(ctx context.Context, casesPath string, opts Options) (*Result, error) {
 		res.Cases = preds
 	}
 	return res, nil
+}
+
+func predict(k Case, d cls.Diagnosis) Prediction {
+	return Prediction{
+		ID: k.ID, Label: k.Label, Predicted: string(d.Label), Confidence: d.Confidence, RawConfidence: d.RawConfidence,
+		RetrySafe: k.RetrySafe, PredRetrySafe: d.RetrySafe,
+		Remediation: k.Remediation, PredRemediation: string(d.Remediation),
+		Hard: k.Hard, Reason: d.Reason,
+	}
 }
 
 // Diagnose runs the triage path on one raw log: split, redact, extract,

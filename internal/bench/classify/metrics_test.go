@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -103,4 +104,52 @@ func TestReadCasesErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
 	_, err = ReadCases(empty)
 	require.Error(t, err)
+}
+
+// TestMemoryModes checks that leave-group-out never recalls a case's own
+// group while leave-one-out does, on a file where the only way to classify
+// the vague cases is to remember their group's other member.
+func TestMemoryModes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "cases.jsonl")
+	vague := "widget.exceptions.FrobnicationError: the frobnicator rejected batch 12 of the nightly load"
+	recs := []Case{
+		{ID: "a1", Log: vague, Label: "CODE_ERROR", Remediation: "fix_code", Group: "frob"},
+		{ID: "a2", Log: strings.ReplaceAll(vague, "12", "40"), Label: "CODE_ERROR", Remediation: "fix_code", Group: "frob"},
+		{ID: "b", Log: "OSError: [Errno 28] No space left on device", Label: "RESOURCE", Remediation: "retry_with_more_resources"},
+	}
+	var buf bytes.Buffer
+	for _, r := range recs {
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		buf.Write(append(b, '\n'))
+	}
+	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o600))
+
+	cold, err := Run(context.Background(), p, Options{KeepCases: true})
+	require.NoError(t, err)
+	require.Equal(t, "cold", cold.Mode)
+	require.Equal(t, "UNKNOWN", cold.Cases[0].Predicted, "no rule knows the frobnicator")
+
+	lgo, err := Run(context.Background(), p, Options{KeepCases: true, Memory: MemoryLeaveGroupOut})
+	require.NoError(t, err)
+	require.Equal(t, 0, lgo.Memory.WithPrecedent, "a1 and a2 share a group, so neither may recall the other")
+	require.Equal(t, "UNKNOWN", lgo.Cases[0].Predicted)
+	require.InDelta(t, cold.Accuracy, lgo.Memory.Cold.Accuracy, 1e-9)
+
+	loo, err := Run(context.Background(), p, Options{KeepCases: true, Memory: MemoryLeaveOneOut})
+	require.NoError(t, err)
+	require.Equal(t, 2, loo.Memory.Exact, "each frob case recalls the other by signature")
+	require.Equal(t, 2, loo.Memory.Fixed)
+	require.Equal(t, "CODE_ERROR", loo.Cases[0].Predicted)
+	require.Equal(t, "CODE_ERROR", loo.Cases[1].Predicted)
+	require.Greater(t, loo.Accuracy, cold.Accuracy)
+
+	var out bytes.Buffer
+	require.NoError(t, loo.WriteTable(&out))
+	require.Contains(t, out.String(), "with memory")
+
+	_, err = Run(context.Background(), p, Options{Memory: "everything"})
+	require.ErrorContains(t, err, "unknown memory mode")
 }

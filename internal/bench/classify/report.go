@@ -12,6 +12,7 @@ import (
 // and the reliability table for people.
 func (r *Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "mode\t%s\n", r.Mode)
 	fmt.Fprintf(tw, "cases\t%d\n", r.N)
 	fmt.Fprintf(tw, "accuracy\t%.3f\n", r.Accuracy)
 	fmt.Fprintf(tw, "macro_f1\t%.3f\n", r.MacroF1)
@@ -22,6 +23,19 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "ece (%d bins)\t%.3f\n", Bins, r.ECE)
 	fmt.Fprintf(tw, "abstention rate\t%.3f\n", r.AbstentionRate)
 	fmt.Fprintf(tw, "cases/s\t%.0f\n\n", r.CasesPerSec)
+	if m := r.Memory; m != nil {
+		fmt.Fprintf(tw, "memory\t%d records; each case recalls the other %d groups' records\n", m.Records, m.Groups-1)
+		fmt.Fprintf(tw, "with a precedent\t%d (%d same signature)\n", m.WithPrecedent, m.Exact)
+		fmt.Fprintf(tw, "labels changed\t%d (%d wrong→right, %d right→wrong)\n", m.Changed, m.Fixed, m.Broke)
+		fmt.Fprintf(tw, "lookup+recall\tp50 %.3f ms, max %.3f ms\n", m.LookupP50Ms, m.LookupMaxMs)
+		fmt.Fprintln(tw, "\tcold\twith memory")
+		fmt.Fprintf(tw, "accuracy\t%.3f\t%.3f\n", m.Cold.Accuracy, r.Accuracy)
+		fmt.Fprintf(tw, "macro_f1\t%.3f\t%.3f\n", m.Cold.MacroF1, r.MacroF1)
+		fmt.Fprintf(tw, "retry_safe precision\t%.3f\t%.3f\n", m.Cold.RetrySafePrecision, r.RetrySafePrecision)
+		fmt.Fprintf(tw, "retry_safe recall\t%.3f\t%.3f\n", m.Cold.RetrySafeRecall, r.RetrySafeRecall)
+		fmt.Fprintf(tw, "ece\t%.3f\t%.3f\n", m.Cold.ECE, r.ECE)
+		fmt.Fprintf(tw, "abstention rate\t%.3f\t%.3f\n\n", m.Cold.AbstentionRate, r.AbstentionRate)
+	}
 
 	labels := r.SortedLabels()
 	fmt.Fprintln(tw, "label\tsupport\tpredicted\tprecision\trecall\tf1")

@@ -68,3 +68,41 @@ func TestSignatureOfBareBlock(t *testing.T) {
 	long := signature.Of(&extract.Block{Kind: "generic", Message: strings.Repeat("x", 1<<20)})
 	require.LessOrEqual(t, len(long.Text), 1024)
 }
+
+func TestAnnouncingFirstLineTakesTheNext(t *testing.T) {
+	t.Parallel()
+	compile := func(second string) signature.Signature {
+		return signature.Of(&extract.Block{
+			Kind: "python", ExceptionType: "snowflake.connector.errors.ProgrammingError",
+			Message: "SQL compilation error:\n" + second,
+		})
+	}
+	missing := compile("Object 'ANALYTICS.PUBLIC.ORDERS' does not exist or not authorized.")
+	syntax := compile("syntax error line 3 at position 7 unexpected 'FROM'.")
+	require.NotEqual(t, missing.ID, syntax.ID)
+	require.Contains(t, missing.Template, "does not exist")
+	require.Equal(t, missing.ID, compile("Object 'RAW.EVENTS.CLICKS' does not exist or not authorized.").ID)
+
+	single := signature.Of(&extract.Block{Kind: "python", ExceptionType: "ValueError", Message: "invalid literal for int() with base 10: 'abc'\nsecond line of data"})
+	require.NotContains(t, single.Template, "second line")
+}
+
+func TestGenericSignature(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		block extract.Block
+		want  bool
+	}{
+		{"nothing but the kind", extract.Block{Kind: "airflow"}, true},
+		{"the first line of a JSON dump", extract.Block{Kind: "generic", Message: "{\n  \"meta\": {},"}, true},
+		{"an exception type", extract.Block{Kind: "python", ExceptionType: "KeyError"}, false},
+		{"a message", extract.Block{Kind: "airflow", Message: "Process timed out, PID: 7"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, signature.Of(&tt.block).Generic)
+		})
+	}
+}

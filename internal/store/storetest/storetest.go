@@ -24,6 +24,10 @@ type Harness struct {
 	Clock *Clock
 	// PendingJobs counts jobs of a kind that are waiting to run.
 	PendingJobs func(ctx context.Context, kind string) (int, error)
+	// SetMemoryEmbedding overwrites the stored embedding bytes of a memory
+	// record, so that the suite can check a corrupt one is survived; the
+	// case is skipped when nil.
+	SetMemoryEmbedding func(ctx context.Context, id string, blob []byte) error
 }
 
 // Clock is a settable clock safe for concurrent use.
@@ -65,6 +69,14 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"NotFound", testNotFound},
 		{"MinerSnapshotRoundTrip", testMinerSnapshot},
 		{"IncidentSignature", testIncidentSignature},
+		{"MemoryRecordRoundTrip", testMemoryRoundTrip},
+		{"MemoryRecordUpsertKeepsEvidence", testMemoryUpsertKeepsEvidence},
+		{"MemoryRecordUpsertKeepsCorrectedLabel", testMemoryUpsertKeepsCorrectedLabel},
+		{"MemoryRecordUpsertRejectsInvalid", testMemoryUpsertInvalid},
+		{"MemoryRecordApply", testMemoryApply},
+		{"MemoryRecordApplyConcurrent", testMemoryApplyConcurrent},
+		{"MemoryRecordCorruptEmbedding", testMemoryCorruptEmbedding},
+		{"MemoryRecordListPages", testMemoryList},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
