@@ -38,6 +38,9 @@ func (r *Runner) recallMemory(ctx context.Context, st *state) (*incident.Finding
 		return &incident.Finding{Summary: "no failure signature to look up or remember (no error block in the log)", Data: mustJSON(out)}, nil
 	}
 	q := memory.Query{Signature: ex.Signature.ID, Template: ex.Signature.Template}
+	if ex.Signature.Generic {
+		q.Signature = "" // shared by unrelated failures: similarity only
+	}
 	if ex.Error != nil {
 		q.ExceptionType = ex.Error.ExceptionType
 	}

@@ -492,3 +492,27 @@ func TestMemoryHostileLogIsData(t *testing.T) {
 	require.NoError(t, err)
 	require.NotContains(t, string(raw), "hunter2")
 }
+
+// TestMemoryGenericSignatureIsNotExact: a log whose error block names no
+// exception and almost no message (a JSON dump's "{") gets a signature that
+// unrelated failures share; history and memory must not call such
+// failures the same.
+func TestMemoryGenericSignatureIsNotExact(t *testing.T) {
+	t.Parallel()
+	b, rc := memorySetup(t)
+	dump := func(what string) string {
+		return "{\n  \"" + what + "\": {},\n  \"success\": false\n}"
+	}
+	_, fs1 := triageRun(t, b, testRun, dump("meta"))
+	ex := decodeData[triage.LogExcerpt](t, fs1[triage.StepLogExcerpt])
+	require.NotNil(t, ex.Signature)
+	require.True(t, ex.Signature.Generic, "signature %+v", ex.Signature)
+	_, fs2 := triageRun(t, b, "manual__2", dump("cause"))
+	h := decodeData[triage.History](t, fs2[triage.StepHistory])
+	require.Zero(t, h.Total, "a generic signature finds no history")
+	m := decodeData[triage.Memory](t, fs2[triage.StepMemory])
+	for _, s := range m.Similar {
+		require.False(t, s.Exact, "a generic signature is never an exact match")
+	}
+	require.NotEmpty(t, rc.lookups)
+}

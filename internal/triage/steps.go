@@ -420,6 +420,9 @@ func (r *Runner) history(ctx context.Context, st *state) (*incident.Finding, err
 	if !ok || ex.Signature == nil {
 		return &incident.Finding{Summary: "no failure signature to look up (no error block in the log)", Data: mustJSON(History{})}, nil
 	}
+	if ex.Signature.Generic {
+		return &incident.Finding{Summary: "the error names no exception and almost no message: its signature would match unrelated failures, so history is not looked up", Data: mustJSON(History{})}, nil
+	}
 	sig := ex.Signature.ID
 	if err := r.store.IncidentSetSignature(ctx, &store.IncidentSetSignatureParams{ID: st.inc.ID, Signature: sig}); err != nil {
 		return nil, err
