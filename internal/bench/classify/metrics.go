@@ -93,8 +93,8 @@ func Score(preds []Prediction) Metrics {
 	m.RetrySafeRecall = ratio(tp, tp+fn)
 	m.PerLabel = perLabel(preds)
 	var sum float64
-	for _, s := range m.PerLabel {
-		sum += s.F1
+	for _, l := range m.SortedLabels() { // a fixed order: float sums depend on it
+		sum += m.PerLabel[l].F1
 	}
 	m.MacroF1 = sum / float64(len(m.PerLabel))
 	m.Reliability, m.ECE = Calibration(preds)
