@@ -122,13 +122,15 @@ type testBundle struct {
 func defaultTriageOptions() triage.Options {
 	return triage.Options{
 		FrequencyLookback: 7 * 24 * time.Hour, RecurringThreshold: 3,
-		LogTailLines: 500, LogMaxBytes: 256 << 10, StepTimeout: 10 * time.Second, ExcerptLines: 40,
+		LogTailLines: 500, LogMaxBytes: 256 << 10, StepTimeout: 60 * time.Second, ExcerptLines: 40,
 	}
 }
 
 func setup(t *testing.T, version int, opt ...func(*bundleOpts)) *testBundle {
 	t.Helper()
-	o := bundleOpts{triage: defaultTriageOptions(), timeout: 5 * time.Second}
+	// Generous bounds: they only guard against hangs, and a loaded CI
+	// machine under -race reads a huge log slowly.
+	o := bundleOpts{triage: defaultTriageOptions(), timeout: 30 * time.Second}
 	for _, f := range opt {
 		f(&o)
 	}
@@ -694,6 +696,7 @@ func TestRunLogExcerpt(t *testing.T) {
 				}
 				require.NoError(t, b.run(t, inc, false))
 				f := b.findings(t, inc)[triage.StepLogExcerpt]
+				require.Empty(t, f.Error)
 				ex := decodeData[triage.LogExcerpt](t, f)
 				require.Contains(t, ex.Headline, tt.headline[v])
 				require.Contains(t, f.Summary, ex.Headline)

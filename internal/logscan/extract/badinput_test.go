@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -15,8 +14,9 @@ import (
 )
 
 // TestBadInput feeds logs that are empty, huge, binary or pathologically
-// nested: Extract must not panic, must stay within its bounds and must
-// finish quickly.
+// nested: Extract must not panic and must stay within its bounds. A hang
+// is caught by go test's timeout; speed is measured by `medic bench
+// logscan`, not asserted here.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -48,9 +48,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			lines := tt.lines()
-			start := time.Now()
-			res := extract.Extract(lines)
-			require.Less(t, time.Since(start), 2*time.Second*slowdown)
+			res := extract.Extract(lines) // a hang is caught by go test's timeout; speed is benchmarked
 			checkInvariants(t, lines, res)
 			if tt.root {
 				require.NotNil(t, res.Root)

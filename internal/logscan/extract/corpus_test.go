@@ -72,5 +72,4 @@ func TestCorpus(t *testing.T) {
 	t.Logf("corpus coverage: root found for %d of %d logs (%.3f); root kind matches the system for %d of %d; slowest log %v",
 		found, n, coverage, agree, compared, slowest)
 	require.GreaterOrEqual(t, coverage, minCorpusCoverage)
-	require.Less(t, slowest, time.Second*slowdown, "each log is handled in bounded time")
 }
