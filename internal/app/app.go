@@ -23,6 +23,7 @@ import (
 	"github.com/medic-sh/medic/internal/config"
 	"github.com/medic-sh/medic/internal/httpapi"
 	"github.com/medic-sh/medic/internal/ingest"
+	"github.com/medic-sh/medic/internal/investigate"
 	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/logscan/template"
 	"github.com/medic-sh/medic/internal/memory"
@@ -58,9 +59,11 @@ type App struct {
 	memory    *memory.Keeper
 	memSync   *memorySync
 	instances *instances
-	pollers   []*ingest.Poller
-	server    *http.Server
-	listener  net.Listener
+	// investigator runs the commander, the specialists and the composer.
+	investigator *investigate.Investigator
+	pollers      []*ingest.Poller
+	server       *http.Server
+	listener     net.Listener
 
 	mu      sync.Mutex
 	cleanup []func(ctx context.Context) error
@@ -139,11 +142,14 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	runner := triage.NewRunner(a.store, a.instances, a.ingest, triage.Options{
 		FrequencyLookback: cfg.Triage.FrequencyLookback, RecurringThreshold: cfg.Triage.RecurringThreshold,
 		LogTailLines: cfg.Triage.LogTailLines, LogMaxBytes: cfg.Triage.LogMaxBytes, StepTimeout: cfg.Triage.StepTimeout,
-		Miner: a.templates.miner, Metrics: triage.NewMetrics(reg),
-		Memory: a.memory, SimilarK: cfg.Memory.TopK,
+		Miner: a.templates.miner, Memory: a.memory, SimilarK: cfg.Memory.TopK,
 		Recall: memory.RecallOptions{MinSimilarity: float32(cfg.Memory.MinSimilarity), MinTrust: cfg.Memory.MinTrust},
 	}, opts.Logger, opts.Now)
-	river.AddWorker(workers, &triage.Worker{Runner: runner})
+	if a.investigator, err = newInvestigator(ctx, cfg, a.store, runner, a.instances, a.memory, opts, reg, a.onStop); err != nil {
+		_ = a.Stop(ctx)
+		return nil, err
+	}
+	investigate.AddWorkers(workers, a.investigator)
 	var notifiers []notify.Notifier
 	if cfg.Notify.Console.Enabled {
 		notifiers = append(notifiers, console.New(opts.Stdout))
@@ -229,6 +235,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.memSync.start(ctx)
 	a.onStop(a.memSync.stop)
 	a.onStop(a.store.StopJobs)
+	a.resume(ctx)
 	for _, p := range a.pollers {
 		if err := p.Start(ctx); err != nil {
 			return err

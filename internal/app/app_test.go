@@ -29,6 +29,7 @@ import (
 	"github.com/medic-sh/medic/internal/config"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/ingest"
+	"github.com/medic-sh/medic/internal/investigate"
 	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/store"
 	"github.com/medic-sh/medic/internal/store/sqlite"
@@ -154,6 +155,48 @@ func waitTriaged(t *testing.T, st store.Store, want int) []*incident.Incident {
 	return list.Incidents
 }
 
+// treeFindings returns the findings of every session of an incident's
+// investigation: the commander's, then each specialist's.
+func treeFindings(t *testing.T, st store.Store, rootID string) []*incident.Finding {
+	t.Helper()
+	ctx := context.Background()
+	out, err := st.FindingListBySession(ctx, rootID)
+	require.NoError(t, err)
+	kids, err := st.SessionListChildren(ctx, rootID)
+	require.NoError(t, err)
+	for _, k := range kids {
+		fs, err := st.FindingListBySession(ctx, k.ID)
+		require.NoError(t, err)
+		out = append(out, fs...)
+	}
+	return out
+}
+
+// stepsBySession counts each session's steps, by agent; the root session
+// is "root" (the store names it).
+func stepsBySession(t *testing.T, st store.Store, rootID string) map[string]map[string]int {
+	t.Helper()
+	ctx := context.Background()
+	root, err := st.SessionGetByID(ctx, rootID)
+	require.NoError(t, err)
+	kids, err := st.SessionListChildren(ctx, rootID)
+	require.NoError(t, err)
+	out := map[string]map[string]int{}
+	for _, s := range append([]*incident.Session{root}, kids...) {
+		fs, err := st.FindingListBySession(ctx, s.ID)
+		require.NoError(t, err)
+		name := s.Agent
+		if s.ParentID == "" {
+			name = "root"
+		}
+		out[name] = map[string]int{}
+		for _, f := range fs {
+			out[name][f.Step]++
+		}
+	}
+	return out
+}
+
 func TestSameFailureFromCallbacksAndPollerIsOneIncident(t *testing.T) {
 	t.Parallel()
 	for _, version := range []int{2, 3} {
@@ -195,9 +238,7 @@ func TestSameFailureFromCallbacksAndPollerIsOneIncident(t *testing.T) {
 			require.Equal(t, 4, events[0].Deliveries)
 			require.Contains(t, events[0].Exception, "UndefinedColumn")
 
-			findings, err := a.Store().FindingListBySession(context.Background(), inc.TriageSessionID)
-			require.NoError(t, err)
-			sum := triage.Decode(findings)
+			sum := triage.Decode(treeFindings(t, a.Store(), inc.TriageSessionID))
 			require.Empty(t, sum.Errors)
 			require.NotNil(t, sum.Run)
 			require.Equal(t, "failed", sum.Run.State)
@@ -209,6 +250,16 @@ func TestSameFailureFromCallbacksAndPollerIsOneIncident(t *testing.T) {
 			require.NotNil(t, sum.Log)
 			require.Contains(t, sum.Log.Headline, `column "customer_ref" does not exist`)
 			require.Equal(t, 1, strings.Count(out.String(), "INCIDENT "+inc.ID), "reported exactly once")
+			require.Contains(t, out.String(), "Investigation: incident-commander → log-analyzer completed")
+			require.Contains(t, out.String(), "Next action: data-eng: ")
+			root, err := a.Store().SessionGetByID(context.Background(), inc.TriageSessionID)
+			require.NoError(t, err)
+			require.Equal(t, incident.SessionCompleted, root.Status)
+			rep, err := investigate.ParseReport(root.Result)
+			require.NoError(t, err)
+			require.NotNil(t, rep, "the commander composed its report")
+			require.Len(t, rep.Specialists, 3)
+			require.Equal(t, "SCHEMA_CHANGE", string(rep.RootCause.Label))
 
 			resp, err := http.Get("http://" + a.Addr() + "/metrics")
 			require.NoError(t, err)
@@ -269,9 +320,17 @@ func TestCrashBeforeTriageFinishesCompletesOnceAfterRestart(t *testing.T) {
 			return false
 		}
 		inc = list.Incidents[0]
-		fs, err := ro.FindingListBySession(context.Background(), inc.TriageSessionID)
-		return err == nil && len(fs) == 4
-	}, 20*time.Second, 20*time.Millisecond, "triage did not reach the log step: %s", stderr.String())
+		steps := stepsBySession(t, ro, inc.TriageSessionID)
+		return len(steps["root"]) == 3 && steps["log-analyzer"]["frequency"] == 1
+	}, 20*time.Second, 20*time.Millisecond, "the log-analyzer did not reach the log step: %s", stderr.String())
+	running, err := ro.SessionListChildren(context.Background(), inc.TriageSessionID)
+	require.NoError(t, err)
+	require.Len(t, running, 3, "the commander started its specialists")
+	for _, k := range running {
+		if k.Agent == "log-analyzer" {
+			require.Equal(t, incident.SessionRunning, k.Status, "killed while the log-analyzer runs")
+		}
+	}
 	require.NoError(t, ro.Close())
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
@@ -286,16 +345,18 @@ func TestCrashBeforeTriageFinishesCompletesOnceAfterRestart(t *testing.T) {
 	require.Equal(t, inc.ID, incs[0].ID)
 
 	ctx := context.Background()
-	findings, err := a.Store().FindingListBySession(ctx, inc.TriageSessionID)
+	require.Equal(t, map[string]map[string]int{
+		"root":           {"resolve": 1, "run_summary": 1, "failed_tasks": 1},
+		"log-analyzer":   {"frequency": 1, "log_excerpt": 1, "history": 1, "memory": 1},
+		"query-profiler": {"warehouse": 1},
+		"owner-notifier": {"owners": 1},
+	}, stepsBySession(t, a.Store(), inc.TriageSessionID), "each step recorded once, in its own session")
+	require.Empty(t, triage.Decode(treeFindings(t, a.Store(), inc.TriageSessionID)).Errors)
+	kids, err := a.Store().SessionListChildren(ctx, inc.TriageSessionID)
 	require.NoError(t, err)
-	steps := map[string]int{}
-	for _, f := range findings {
-		steps[f.Step]++
+	for _, k := range kids {
+		require.Equal(t, incident.SessionCompleted, k.Status, "%s resumed and finished: %s", k.Agent, k.Error)
 	}
-	require.Equal(t, map[string]int{
-		"resolve": 1, "run_summary": 1, "failed_tasks": 1, "frequency": 1, "log_excerpt": 1, "history": 1, "memory": 1,
-	}, steps)
-	require.Empty(t, triage.Decode(findings).Errors)
 	got, err := a.Store().IncidentGetByID(ctx, inc.ID)
 	require.NoError(t, err)
 	res, err := a.Memory().Lookup(ctx, memory.Query{Signature: got.Signature}, 0)
@@ -369,9 +430,7 @@ func TestTemplateIDsSurviveRestart(t *testing.T) {
 	mu.Unlock()
 	require.Equal(t, http.StatusAccepted, postCallback(t, a.Addr(), failurePayload(f)))
 	incs := waitTriaged(t, a.Store(), 1)
-	findings, err := a.Store().FindingListBySession(context.Background(), incs[0].TriageSessionID)
-	require.NoError(t, err)
-	ex := triage.Decode(findings).Log
+	ex := triage.Decode(treeFindings(t, a.Store(), incs[0].TriageSessionID)).Log
 	require.NotNil(t, ex)
 	require.NotEmpty(t, ex.Templates, "the error lines were mined")
 	require.NotNil(t, ex.Signature)
@@ -416,13 +475,110 @@ func TestSameFailureAgainFindsItsHistory(t *testing.T) {
 	second, first := list.Incidents[0], list.Incidents[1]
 	require.NotEmpty(t, first.Signature)
 	require.Equal(t, first.Signature, second.Signature, "the same failure has the same signature in another run")
-	findings, err := a.Store().FindingListBySession(context.Background(), second.TriageSessionID)
-	require.NoError(t, err)
-	h := triage.Decode(findings).History
+	h := triage.Decode(treeFindings(t, a.Store(), second.TriageSessionID)).History
 	require.NotNil(t, h)
 	require.Equal(t, 1, h.Total)
 	require.Equal(t, first.ID, h.Previous[0].ID)
-	findings, err = a.Store().FindingListBySession(context.Background(), first.TriageSessionID)
+	require.Zero(t, triage.Decode(treeFindings(t, a.Store(), first.TriageSessionID)).History.Total, "the first occurrence has no history")
+}
+
+// TestInvestigationConfiguration: a definition that does not load, or a
+// warehouse URL that does not parse, stops medic at start with its place.
+func TestInvestigationConfiguration(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		edit  func(t *testing.T, cfg *config.Config)
+		want  string
+		agent bool
+	}{
+		{
+			name: "an unknown tool in agents_dir",
+			edit: func(t *testing.T, cfg *config.Config) {
+				dir := t.TempDir()
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "dbt.yaml"), []byte("name: dbt-checker\nrole: specialist\nengine: log-analyzer\n"+
+					"instructions: Read dbt logs.\ntools: [failure_frequency, airflow_task_log, extract_errors, classify_failure, failure_history, find_similar_failures, shell]\n"), 0o600))
+				cfg.Investigate.AgentsDir = dir
+			},
+			want: `dbt.yaml:5: tools[6]: "shell" is not a tool`,
+		},
+		{
+			name: "invoke_agent in a specialist",
+			edit: func(t *testing.T, cfg *config.Config) {
+				dir := t.TempDir()
+				require.NoError(t, os.WriteFile(filepath.Join(dir, "owners.yaml"), []byte("name: owner-notifier\nrole: specialist\nengine: owner-notifier\n"+
+					"instructions: Find owners.\ntools:\n  - owners_lookup\n  - lineage_impact\n  - invoke_agent\n"), 0o600))
+				cfg.Investigate.AgentsDir = dir
+			},
+			want: "owners.yaml:8: tools[2]: invoke_agent: only the commander may start other agents",
+		},
+		{
+			name: "a missing agents_dir",
+			edit: func(t *testing.T, cfg *config.Config) {
+				cfg.Investigate.AgentsDir = filepath.Join(t.TempDir(), "absent")
+			},
+			want: "read agent definitions",
+		},
+		{
+			name: "a warehouse URL that does not parse",
+			edit: func(_ *testing.T, cfg *config.Config) {
+				w := config.DefaultWarehouseConnection()
+				w.Name, w.URL = "analytics", config.NewSecret("postgres://profiler:pw@[::1")
+				cfg.Warehouse.Connections = &[]config.WarehouseConnection{w}
+			},
+			want: "app: warehouse.connections analytics: postgres warehouse analytics: parse connection URL",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(filepath.Join(t.TempDir(), "medic.db"), "http://127.0.0.1:1", 3)
+			tt.edit(t, cfg)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer ln.Close()
+			_, err = app.New(context.Background(), app.Options{Config: cfg, Listener: ln})
+			require.ErrorContains(t, err, tt.want)
+			require.NotContains(t, err.Error(), "profiler:pw", "the warehouse URL is a secret")
+		})
+	}
+}
+
+// TestWarehouseConfigured wires a warehouse that is down: the
+// investigation still completes, and the query-profiler says why it could
+// not read it.
+func TestWarehouseConfigured(t *testing.T) {
+	t.Parallel()
+	sim, srv := newSim(t, 3)
+	var failures []airflowsim.TaskFailure
+	var mu sync.Mutex
+	sim.OnTaskFailed(func(f airflowsim.TaskFailure) { mu.Lock(); failures = append(failures, f); mu.Unlock() })
+	cfg := testConfig(filepath.Join(t.TempDir(), "medic.db"), srv.URL, 3)
+	w := config.DefaultWarehouseConnection()
+	w.Name, w.URL, w.ConnectTimeout = "analytics", config.NewSecret("postgres://profiler:pw@127.0.0.1:1/analytics?sslmode=disable"), time.Second
+	cfg.Warehouse.Connections = &[]config.WarehouseConnection{w}
+	out := &syncBuffer{}
+	a := startApp(t, cfg, out)
+	_, err := sim.StartRun("orders_etl", testRun, time.Date(2026, 5, 1, 2, 0, 0, 0, time.UTC), map[string][]airflowsim.Outcome{"load": {undefinedColumn}})
 	require.NoError(t, err)
-	require.Zero(t, triage.Decode(findings).History.Total, "the first occurrence has no history")
+	mu.Lock()
+	f := failures[0]
+	mu.Unlock()
+	require.Equal(t, http.StatusAccepted, postCallback(t, a.Addr(), failurePayload(f)))
+	inc := waitTriaged(t, a.Store(), 1)[0]
+	kids, err := a.Store().SessionListChildren(context.Background(), inc.TriageSessionID)
+	require.NoError(t, err)
+	for _, k := range kids {
+		if k.Agent != "query-profiler" {
+			continue
+		}
+		require.Equal(t, incident.SessionPartial, k.Status)
+		res, err := investigate.ParseResult(k.Result)
+		require.NoError(t, err)
+		require.True(t, res.Warehouse.Configured)
+		require.Len(t, res.Warehouse.Profiles, 1)
+		require.NotEmpty(t, res.Warehouse.Profiles[0].Errors)
+	}
+	require.Contains(t, out.String(), "Warehouse analytics (postgres)")
+	require.NotContains(t, out.String(), "profiler:pw")
 }

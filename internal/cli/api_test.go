@@ -30,7 +30,7 @@ func jsonKeys(t *testing.T, s string) map[string]json.RawMessage {
 }
 
 // detailKeys are the keys of GET /api/v1/incidents/{id}.
-var detailKeys = []string{"incident", "events", "session", "findings", "diagnosis", "similar", "precedent"}
+var detailKeys = []string{"incident", "events", "session", "children", "findings", "diagnosis", "similar", "precedent"}
 
 func keysOf(m map[string]json.RawMessage) []string {
 	out := make([]string, 0, len(m))
@@ -106,10 +106,19 @@ func TestTriageWaitPrintsTheReport(t *testing.T) {
 		require.ElementsMatch(t, detailKeys, keysOf(m))
 		session := jsonKeys(t, string(m["session"]))
 		require.JSONEq(t, `"completed"`, string(session["status"]))
-		require.JSONEq(t, `[]`, string(session["child_session_ids"]), "the API's JSON, not a re-encoding of it")
+		var kids []string
+		require.NoError(t, json.Unmarshal(session["child_session_ids"], &kids), "the API's JSON, not a re-encoding of it")
+		require.Len(t, kids, 3, "the commander started its three specialists")
+		var children []map[string]any
+		require.NoError(t, json.Unmarshal(m["children"], &children))
+		require.Len(t, children, 3)
 		var findings []map[string]any
 		require.NoError(t, json.Unmarshal(m["findings"], &findings))
-		require.NotEmpty(t, findings)
+		sessions := map[any]bool{}
+		for _, f := range findings {
+			sessions[f["session_id"]] = true
+		}
+		require.Len(t, sessions, 4, "findings of the commander and of its three specialists")
 	})
 }
 

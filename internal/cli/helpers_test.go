@@ -95,6 +95,8 @@ var normalizers = []struct {
 	{regexp.MustCompile(`\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?`), "TIME"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
 	{regexp.MustCompile(`go1\.[0-9.]+\S*`), "GOVERSION"},
+	// How long each specialist took is real time, not the test's clock.
+	{regexp.MustCompile(`\b(completed|partial|failed|timed_out) [0-9.]+(ns|µs|ms|s|m)\b`), "$1 DUR"},
 }
 
 func normalize(s string) string {

@@ -26,6 +26,16 @@ type incidentDetail struct {
 	Findings []*incident.Finding      `json:"findings"`
 }
 
+// report assembles the text report of d: the findings of the whole
+// investigation and, once composed, the commander's report.
+func (d *incidentDetail) report(base string) (*report.Report, error) {
+	r := report.New(d.Incident, d.Events, d.Findings, base)
+	if err := r.SetInvestigation(d.Session); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // incidentPage is GET /api/v1/incidents.
 type incidentPage struct {
 	Incidents  []*incident.Incident `json:"incidents"`
@@ -143,7 +153,11 @@ func newIncidentsShowCmd(streams IO) *cobra.Command {
 			if err := c.do(cmd.Context(), "GET", path, nil, &d); err != nil {
 				return err
 			}
-			return report.WriteText(streams.Out, report.New(d.Incident, d.Events, d.Findings, c.base))
+			r, err := d.report(c.base)
+			if err != nil {
+				return err
+			}
+			return report.WriteText(streams.Out, r)
 		},
 	}
 	sf.register(cmd)

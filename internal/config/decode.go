@@ -78,6 +78,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		d.mapping(n, v, path)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8:
 		d.sequence(n, v, path)
+	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String:
+		d.dictionary(n, v, path)
 	case v.Kind() == reflect.Pointer:
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
@@ -199,6 +201,39 @@ func (d *decoder) sequence(n *yaml.Node, v reflect.Value, path string) {
 		itemPath := fmt.Sprintf("%s[%d]", path, i)
 		d.pos[itemPath] = position{line: item.Line}
 		d.value(item, elem, itemPath)
+	}
+	v.Set(out)
+}
+
+// dictionary decodes a YAML mapping into the map v (string keys, such as
+// llm.pricing's model names), replacing its contents. Each value is decoded
+// strictly like any other, so an unknown key inside one is an error.
+func (d *decoder) dictionary(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, newProblem(ErrWrongType, "want a mapping of names to values, got %s", describeNode(n)))
+		return
+	}
+	out := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+			d.fail(k, path, newProblem(ErrWrongType, "keys must be plain strings (merge keys are not supported here), got %s", describeNode(k)))
+			continue
+		}
+		keyPath := joinPath(path, k.Value)
+		if prev, dup := seen[k.Value]; dup {
+			d.fail(k, keyPath, newProblem(ErrDuplicateKey, "%q is already given on line %d; give it once", k.Value, prev.Line))
+			continue
+		}
+		seen[k.Value] = k
+		d.pos[keyPath] = position{line: k.Line}
+		elem := reflect.New(v.Type().Elem()).Elem()
+		if def, ok := elem.Addr().Interface().(defaulter); ok {
+			def.setDefaults()
+		}
+		d.value(val, elem, keyPath)
+		out.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
 	}
 	v.Set(out)
 }

@@ -64,8 +64,11 @@ func defaults() *Config {
 			LogMaxBytes:        256 << 10,
 			StepTimeout:        30 * time.Second,
 		},
-		Memory: defaultMemory(),
-		Notify: Notify{Console: Console{Enabled: true}},
+		Memory:      defaultMemory(),
+		Investigate: defaultInvestigate(),
+		Owners:      defaultOwners(),
+		LLM:         defaultLLM(),
+		Notify:      Notify{Console: Console{Enabled: true}},
 	}
 }
 
@@ -206,6 +209,12 @@ func parse(data []byte, name string, src sources) (*Config, positions, error) {
 	if err := joinFieldErrors(d.errs); err != nil {
 		return nil, nil, err
 	}
+	// Like a *_file path, a relative agents directory is the file's
+	// neighbour, wherever medic was started.
+	if dir := c.Investigate.AgentsDir; dir != "" && d.dir != "" && !filepath.IsAbs(dir) {
+		c.Investigate.AgentsDir = filepath.Join(d.dir, dir)
+	}
+	c.Owners.resolvePaths(d.dir)
 	return c, pos, nil
 }
 

@@ -19,7 +19,15 @@ type Config struct {
 	Logscan  Logscan  `yaml:"logscan"`
 	Triage   Triage   `yaml:"triage"`
 	Memory   Memory   `yaml:"memory"`
-	Notify   Notify   `yaml:"notify"`
+	// Investigate configures the commander and its specialists.
+	Investigate Investigate `yaml:"investigate"`
+	// Warehouse lists the warehouses the query-profiler reads.
+	Warehouse Warehouse `yaml:"warehouse"`
+	// Owners says where the owner-notifier finds ownership data.
+	Owners Owners `yaml:"owners"`
+	// LLM configures the optional model of specialists that name one.
+	LLM    LLM    `yaml:"llm"`
+	Notify Notify `yaml:"notify"`
 }
 
 // Log configures medic's own logging (to stderr).

@@ -94,6 +94,10 @@ func (c *Config) problems() []*FieldError {
 	v.atLeast("triage.log_max_bytes", t.LogMaxBytes, 1)
 	v.positive("triage.step_timeout", t.StepTimeout)
 	c.Memory.validate(v)
+	c.Investigate.validate(v, c.Jobs)
+	c.Warehouse.validate(v)
+	c.Owners.validate(v)
+	c.LLM.validate(v)
 	return v.errs
 }
 

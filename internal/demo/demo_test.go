@@ -100,7 +100,17 @@ func TestRunOnce(t *testing.T) {
 			recurring++
 		}
 		require.Equal(t, 1, strings.Count(out, "INCIDENT "+row.IncidentID+" "), "the report of %s is printed exactly once", row.IncidentID)
+		require.Equal(t, "incident-commander", row.Commander, "%s was investigated by the commander", row.IncidentID)
+		agentsRun := make([]string, len(row.Specialists))
+		for i, s := range row.Specialists {
+			agentsRun[i] = s.Agent
+			require.Equal(t, "completed", s.Status, "%s of %s", s.Agent, row.IncidentID)
+		}
+		require.Equal(t, []string{"log-analyzer", "query-profiler", "owner-notifier"}, agentsRun)
+		require.Equal(t, "no warehouse configured", row.Specialists[1].Note)
+		require.False(t, row.Partial)
 	}
+	require.Contains(t, out, "Investigation: incident-commander → log-analyzer completed")
 	require.GreaterOrEqual(t, len(headlines), 8, "distinct headlines: %v", headlines)
 	require.GreaterOrEqual(t, pollerOnly, 1, "the OOM kill fires no callback: only the poller sees it")
 	require.GreaterOrEqual(t, res.FromPoller, pollerOnly)
@@ -122,7 +132,9 @@ func TestRunOnce(t *testing.T) {
 	require.NoError(t, res.WriteTable(&buf))
 	for _, row := range res.Rows {
 		require.Contains(t, buf.String(), row.IncidentID)
+		require.Regexp(t, row.IncidentID+`  incident-commander → log-analyzer \d+ms, query-profiler \(no warehouse configured\) \d+ms, owner-notifier \d+ms\n`, buf.String())
 	}
+	require.Contains(t, buf.String(), "INVESTIGATIONS (commander → specialists, in parallel)")
 
 	// The database is recreated: a second run finds what the first found.
 	again := runOnce(t, db, io.Discard)

@@ -48,6 +48,34 @@ type Row struct {
 	Headline   string `json:"headline"`
 	LogLines   int    `json:"log_lines"`
 	TriageMS   int64  `json:"triage_ms"`
+	// Commander and Specialists are the investigation's sessions: the
+	// commander and each specialist it ran, with how long each took.
+	Commander   string       `json:"commander,omitempty"`
+	Specialists []Specialist `json:"specialists,omitempty"`
+	Partial     bool         `json:"partial,omitempty"`
+}
+
+// Specialist is one specialist's session of an incident's investigation.
+type Specialist struct {
+	Agent  string `json:"agent"`
+	Status string `json:"status"`
+	MS     int64  `json:"ms"`
+	// Note is the specialist's one-line answer, when it is short.
+	Note string `json:"note,omitempty"`
+}
+
+// maxNote is the longest specialist summary the table shows.
+const maxNote = 32
+
+func (s Specialist) String() string {
+	out := s.Agent
+	if s.Note != "" {
+		out += " (" + s.Note + ")"
+	}
+	if s.Status != string(incident.SessionCompleted) {
+		out += " " + s.Status
+	}
+	return fmt.Sprintf("%s %dms", out, s.MS)
 }
 
 // waitForTriage waits until want incidents exist and all are triaged and
@@ -145,6 +173,16 @@ func row(r *report.Report) Row {
 	if d := r.Triage.Diagnosis(); d != nil {
 		out.Class, out.RetrySafe = string(d.Label), d.RetrySafe
 	}
+	if inv := r.Investigation; inv != nil {
+		out.Commander, out.Partial = inv.Commander, inv.Partial
+		for _, sp := range inv.Specialists {
+			s := Specialist{Agent: sp.Agent, Status: string(sp.Status), MS: sp.DurationMS}
+			if len(sp.Summary) <= maxNote {
+				s.Note = sp.Summary
+			}
+			out.Specialists = append(out.Specialists, s)
+		}
+	}
 	return out
 }
 
@@ -167,6 +205,21 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	fmt.Fprintln(w, "\nINVESTIGATIONS (commander → specialists, in parallel)")
+	for _, row := range r.Rows {
+		if row.Commander == "" {
+			continue
+		}
+		parts := make([]string, len(row.Specialists))
+		for i, s := range row.Specialists {
+			parts[i] = s.String()
+		}
+		partial := ""
+		if row.Partial {
+			partial = "  [partial]"
+		}
+		fmt.Fprintf(w, "%s  %s → %s%s\n", row.IncidentID, row.Commander, strings.Join(parts, ", "), partial)
 	}
 	_, err := fmt.Fprintf(w, "\n%d scripted runs → %d incidents (%d triaged, %d reported) from %d failure events\n"+
 		"%d reports of those events: %d callback deliveries (some redelivered on purpose), %d poller sightings; %d event(s) first found by the poller\n"+

@@ -33,7 +33,11 @@ type incidentDetail struct {
 	Events   []*incident.FailureEvent `json:"events"`
 	// Session is the triage session, null if the incident has none.
 	Session *sessionView `json:"session"`
-	// Findings are the triage session's own findings.
+	// Children are the specialist sessions the commander started, in the
+	// order they were started; always an array.
+	Children []*incident.Session `json:"children"`
+	// Findings are every finding of the investigation: the commander's
+	// session first, then each child's.
 	Findings []*incident.Finding `json:"findings"`
 	// Diagnosis is the final diagnosis, read from the findings: the log's as
 	// the failure memory changed it; null before the log was read.
@@ -157,7 +161,7 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("get incident %s: %w", id, err)
 	}
-	out := incidentDetail{Incident: inc, Findings: []*incident.Finding{}, Similar: []triage.SimilarFailure{}}
+	out := incidentDetail{Incident: inc, Children: []*incident.Session{}, Findings: []*incident.Finding{}, Similar: []triage.SimilarFailure{}}
 	if out.Events, err = s.store.EventListByIncident(ctx, inc.ID); err != nil {
 		return fmt.Errorf("list events of incident %s: %w", inc.ID, err)
 	}
@@ -176,6 +180,18 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) error {
 			out.Session = sess
 			if out.Findings, err = s.findings(r, sess.ID); err != nil {
 				return err
+			}
+			kids, err := s.store.SessionListChildren(ctx, sess.ID)
+			if err != nil {
+				return fmt.Errorf("list child sessions of %s: %w", sess.ID, err)
+			}
+			for _, k := range kids {
+				fs, err := s.findings(r, k.ID)
+				if err != nil {
+					return err
+				}
+				out.Children = append(out.Children, k)
+				out.Findings = append(out.Findings, fs...)
 			}
 		}
 	}

@@ -21,6 +21,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	streams  prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,6 +39,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "medic_http_requests_in_flight",
 			Help: "HTTP requests being answered now.",
 		}),
+		streams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "medic_http_event_streams_open",
+			Help: "Session event streams (Server-Sent Events) open now.",
+		}),
 	}
 	var err error
 	if m.requests, err = register(reg, m.requests); err != nil {
@@ -47,6 +52,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.inFlight, err = register(reg, m.inFlight); err != nil {
+		return nil, err
+	}
+	if m.streams, err = register(reg, m.streams); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -1,7 +1,8 @@
 // Package httpapi is medic's REST API: the Airflow callback webhook, triage
-// requests, read access to incidents and sessions, feedback on what fixed
-// an incident's failure, and the health, readiness and metrics endpoints,
-// all JSON under /api/v1 with bearer-token roles.
+// requests, read access to incidents and sessions, a live stream of an
+// investigation's progress (Server-Sent Events), feedback on what fixed an
+// incident's failure, and the health, readiness and metrics endpoints, all
+// JSON under /api/v1 with bearer-token roles.
 //
 // A handler here only checks, records and answers. It must never do work
 // inline on the request path (triage, Airflow calls and notifications are
@@ -81,6 +82,8 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Memory, when set, takes feedback on remembered failures.
 	Memory MemoryFeedback
+	// Streams bounds the session event streams.
+	Streams StreamOptions
 	// Now is the clock; time.Now when nil.
 	Now     func() time.Time
 	Version string
@@ -102,7 +105,10 @@ type server struct {
 	ready           func(ctx context.Context) error
 	now             func() time.Time
 	version         string
-	mux             *http.ServeMux
+	streams         StreamOptions
+	// streamSlots holds a token per open event stream.
+	streamSlots chan struct{}
+	mux         *http.ServeMux
 }
 
 var _ http.Handler = (*server)(nil)
@@ -126,10 +132,15 @@ func New(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	streams := d.Streams
+	if err := streams.resolve(); err != nil {
+		return nil, err
+	}
 	s := &server{
 		store: d.Store, events: d.Events, triage: d.Triage, memory: d.Memory, auth: auth,
 		maxBody: d.MaxBodyBytes, defaultInstance: d.DefaultInstance, instances: slices.Clone(d.Instances),
 		log: d.Logger, ready: d.Ready, now: d.Now, version: d.Version, mux: http.NewServeMux(),
+		streams: streams, streamSlots: make(chan struct{}, streams.MaxConcurrent),
 	}
 	if d.WebhookSecret.IsSet() {
 		s.webhookSecret = []byte(d.WebhookSecret.Reveal())
@@ -165,6 +176,7 @@ func (s *server) routes(reg *prometheus.Registry) {
 	s.mux.Handle("GET /api/v1/incidents/{id}", s.api(config.RoleViewer, s.getIncident))
 	s.mux.Handle("POST /api/v1/incidents/{id}/feedback", s.api(config.RoleOperator, s.postFeedback))
 	s.mux.Handle("GET /api/v1/sessions/{id}", s.api(config.RoleViewer, s.getSession))
+	s.mux.Handle("GET /api/v1/sessions/{id}/events", s.api(config.RoleViewer, s.streamSessionEvents))
 	s.mux.Handle("GET /healthz", s.handle(s.healthz))
 	s.mux.Handle("GET /readyz", s.handle(s.readyz))
 	s.mux.Handle("GET /metrics", metricsHandler(reg))

@@ -2,7 +2,7 @@ package httpapi_test
 
 import (
 	"context"
-	"database/sql"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -10,24 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/store"
 )
-
-// seedChild writes a child session straight into the database: the store has
-// no way to start one yet (the investigator will), and the API must show
-// children as they appear.
-func (b *testBundle) seedChild(t *testing.T, parent *incident.Session, id, agent string) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+b.dbPath+"?_pragma=busy_timeout(10000)")
-	require.NoError(t, err)
-	defer func() { require.NoError(t, db.Close()) }()
-	child, err := parent.NewChild(id, agent, time.Now())
-	require.NoError(t, err)
-	at := child.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000000Z")
-	_, err = db.ExecContext(context.Background(), `INSERT INTO sessions (id, incident_id, parent_id, agent, depth, status, error,
-		created_at, updated_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, NULL)`,
-		child.ID, child.IncidentID, child.ParentID, child.Agent, child.Depth, child.Status, at, at)
-	require.NoError(t, err)
-}
 
 func TestGetSession(t *testing.T) {
 	t.Parallel()
@@ -45,8 +29,16 @@ func TestGetSession(t *testing.T) {
 	require.Equal(t, []any{}, resp.body["child_session_ids"], "always an array")
 	require.Equal(t, []any{}, resp.body["findings"], "always an array")
 
-	b.seedChild(t, root, "ses_child1", "log-analyzer")
-	b.seedChild(t, root, "ses_child2", "owner-notifier")
+	deadline := time.Date(2026, 5, 1, 2, 5, 0, 0, time.UTC)
+	kids, err := b.store.SessionSpawn(ctx, &store.SessionSpawnParams{
+		ParentID: root.ID, Deadline: deadline,
+		Children: []store.SessionChild{{Agent: "log-analyzer", Input: json.RawMessage(`{"task_id":"load"}`)}, {Agent: "owner-notifier"}},
+	})
+	require.NoError(t, err)
+	_, err = b.store.SessionFinish(ctx, &store.SessionFinishParams{
+		ID: kids[0].ID, Status: incident.SessionCompleted, Result: json.RawMessage(`{"label":"SCHEMA_CHANGE"}`),
+	})
+	require.NoError(t, err)
 	_, err = b.store.FindingInsert(ctx, &incident.Finding{
 		SessionID: root.ID, IncidentID: inc.ID,
 		Kind: incident.FindingFrequency, Step: "frequency", Summary: "first failure in 30 days",
@@ -55,17 +47,36 @@ func TestGetSession(t *testing.T) {
 
 	resp = b.do(t, http.MethodGet, "/api/v1/sessions/"+root.ID, viewerToken, nil)
 	require.Equal(t, http.StatusOK, resp.status)
-	require.Equal(t, []any{"ses_child1", "ses_child2"}, resp.body["child_session_ids"])
+	require.Equal(t, []any{kids[0].ID, kids[1].ID}, resp.body["child_session_ids"])
 	require.Len(t, resp.body["findings"], 1)
+	require.Equal(t, "2026-05-01T02:05:00Z", resp.body["deadline"], "the parent composes at its deadline")
 
-	resp = b.do(t, http.MethodGet, "/api/v1/sessions/ses_child1", viewerToken, nil)
-	require.Equal(t, http.StatusOK, resp.status)
-	require.Equal(t, root.ID, resp.body["parent_id"])
-	require.Equal(t, float64(2), resp.body["depth"])
-	require.Equal(t, []any{}, resp.body["child_session_ids"])
+	tests := []struct {
+		name   string
+		id     string
+		status string
+		input  any
+		result any
+	}{
+		{"finished specialist", kids[0].ID, "completed", map[string]any{"task_id": "load"}, map[string]any{"label": "SCHEMA_CHANGE"}},
+		{"working specialist", kids[1].ID, "pending", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := b.do(t, http.MethodGet, "/api/v1/sessions/"+tt.id, viewerToken, nil)
+			require.Equal(t, http.StatusOK, resp.status)
+			require.Equal(t, root.ID, resp.body["parent_id"])
+			require.Equal(t, float64(2), resp.body["depth"])
+			require.Equal(t, tt.status, resp.body["status"])
+			require.Equal(t, []any{}, resp.body["child_session_ids"])
+			require.Equal(t, "2026-05-01T02:05:00Z", resp.body["deadline"])
+			require.Equal(t, tt.input, resp.body["input"])
+			require.Equal(t, tt.result, resp.body["result"])
+		})
+	}
 
 	resp = b.do(t, http.MethodGet, "/api/v1/incidents/"+inc.ID, viewerToken, nil)
-	require.Equal(t, []any{"ses_child1", "ses_child2"}, resp.body["session"].(map[string]any)["child_session_ids"])
+	require.Equal(t, []any{kids[0].ID, kids[1].ID}, resp.body["session"].(map[string]any)["child_session_ids"])
 }
 
 func TestGetSessionNotFound(t *testing.T) {

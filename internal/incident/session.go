@@ -46,9 +46,19 @@ type Session struct {
 	Depth      int           `json:"depth"`
 	Status     SessionStatus `json:"status"`
 	Error      string        `json:"error,omitempty"`
-	CreatedAt  time.Time     `json:"created_at"`
-	UpdatedAt  time.Time     `json:"updated_at"`
-	FinishedAt *time.Time    `json:"finished_at,omitempty"`
+	// Input is what the parent asked this session to do (a specialist's
+	// brief), set when it was spawned.
+	Input json.RawMessage `json:"input,omitempty"`
+	// Result is the session's structured outcome (a specialist's findings
+	// and evidence for its parent to compose), set when it finished.
+	Result json.RawMessage `json:"result,omitempty"`
+	// Deadline is when the session's parent composes without it: for a
+	// child, the time it must finish by; for a parent, the time its
+	// children's results are composed, finished or not.
+	Deadline   *time.Time `json:"deadline,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
 // NewRootSession opens the top session of an incident's investigation.

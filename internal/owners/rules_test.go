@@ -207,8 +207,10 @@ func TestDocExample(t *testing.T) {
 	t.Parallel()
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "ownership.md"))
 	require.NoError(t, err)
-	_, rest, ok := strings.Cut(string(doc), "```yaml\n")
-	require.True(t, ok, "the page has a yaml example")
+	_, section, ok := strings.Cut(string(doc), "## The ownership file")
+	require.True(t, ok, "the page has a section on the file")
+	_, rest, ok := strings.Cut(section, "```yaml\n")
+	require.True(t, ok, "the section has a yaml example")
 	example, _, ok := strings.Cut(rest, "```")
 	require.True(t, ok)
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/investigate"
 	"github.com/medic-sh/medic/internal/store"
 	"github.com/medic-sh/medic/internal/triage"
 )
@@ -18,6 +19,10 @@ type Report struct {
 	Incident *incident.Incident
 	Events   []*incident.FailureEvent
 	Triage   *triage.Summary
+	// Investigation is the commander's composed report: root cause,
+	// impact, owner, next action and the diagnostic report. Nil for an
+	// incident not composed yet (or triaged before investigations).
+	Investigation *investigate.Report
 	// Link points at the incident in medic's API or dashboard.
 	Link string
 	// TriageDuration is the time from the first report to finished triage.
@@ -29,11 +34,15 @@ type Reader interface {
 	IncidentGetByID(ctx context.Context, id string) (*incident.Incident, error)
 	EventListByIncident(ctx context.Context, incidentID string) ([]*incident.FailureEvent, error)
 	FindingListBySession(ctx context.Context, sessionID string) ([]*incident.Finding, error)
+	SessionGetByID(ctx context.Context, id string) (*incident.Session, error)
+	SessionListChildren(ctx context.Context, parentID string) ([]*incident.Session, error)
 }
 
 var _ Reader = store.Store(nil)
 
-// Load builds the report of an incident. baseURL, when set, is medic's public
+// Load builds the report of an incident: its events, the findings of every
+// session of its investigation (the commander's, then each specialist's)
+// and the commander's composed report. baseURL, when set, is medic's public
 // URL for the link.
 func Load(ctx context.Context, st Reader, incidentID, baseURL string) (*Report, error) {
 	inc, err := st.IncidentGetByID(ctx, incidentID)
@@ -44,13 +53,51 @@ func Load(ctx context.Context, st Reader, incidentID, baseURL string) (*Report, 
 	if err != nil {
 		return nil, fmt.Errorf("load report: %w", err)
 	}
-	var findings []*incident.Finding
-	if inc.TriageSessionID != "" {
-		if findings, err = st.FindingListBySession(ctx, inc.TriageSessionID); err != nil {
+	if inc.TriageSessionID == "" {
+		return New(inc, events, nil, baseURL), nil
+	}
+	findings, err := st.FindingListBySession(ctx, inc.TriageSessionID)
+	if err != nil {
+		return nil, fmt.Errorf("load report: %w", err)
+	}
+	kids, err := st.SessionListChildren(ctx, inc.TriageSessionID)
+	if err != nil {
+		return nil, fmt.Errorf("load report: %w", err)
+	}
+	for _, k := range kids {
+		fs, err := st.FindingListBySession(ctx, k.ID)
+		if err != nil {
 			return nil, fmt.Errorf("load report: %w", err)
 		}
+		findings = append(findings, fs...)
 	}
-	return New(inc, events, findings, baseURL), nil
+	r := New(inc, events, findings, baseURL)
+	root, err := st.SessionGetByID(ctx, inc.TriageSessionID)
+	if err != nil {
+		return nil, fmt.Errorf("load report: %w", err)
+	}
+	// An unreadable composed report leaves the findings' report: the
+	// findings are what the composition was made from.
+	_ = r.SetInvestigation(root)
+	return r, nil
+}
+
+// SetInvestigation takes the commander's composed report from the
+// incident's root session (as the store or the API returns it). A session
+// without one leaves the report as it is; one that cannot be read is an
+// error, and leaves it too.
+func (r *Report) SetInvestigation(root *incident.Session) error {
+	if root == nil {
+		return nil
+	}
+	inv, err := investigate.ParseReport(root.Result)
+	if err != nil {
+		return fmt.Errorf("report of %s: %w", r.Incident.ID, err)
+	}
+	if inv != nil {
+		r.Investigation = inv
+	}
+	return nil
 }
 
 // New assembles a report from an incident's parts.
@@ -73,8 +120,12 @@ func (r *Report) FocusTask() string {
 	return r.Incident.FirstTaskID
 }
 
-// Owner is who owns the failed work, from the event or the DAG.
+// Owner is who owns the failed work: the investigation's owner, else the
+// event's or the DAG's.
 func (r *Report) Owner() string {
+	if inv := r.Investigation; inv != nil && inv.Owner != nil && inv.Owner.Name != "" {
+		return inv.Owner.Name
+	}
 	if r.Incident.Owner != "" {
 		return r.Incident.Owner
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/investigate"
 	"github.com/medic-sh/medic/internal/logscan/extract"
 	"github.com/medic-sh/medic/internal/logscan/signature"
 	"github.com/medic-sh/medic/internal/memory"
@@ -178,7 +179,25 @@ func TestWriteTextGolden(t *testing.T) {
 		inc      func() *incident.Incident
 		findings func(t *testing.T) []*incident.Finding
 		baseURL  string
+		composed func() *investigate.Report
 	}{
+		{
+			name: "investigation",
+			inc: func() *incident.Incident {
+				inc := baseIncident()
+				inc.Summary = `orders_etl.transform_orders failed: psycopg2.errors.UndefinedColumn: column "customer_idd" does not exist · SCHEMA_CHANGE (83%)`
+				return inc
+			},
+			findings: fullFindings,
+			baseURL:  "https://medic.example.com",
+			composed: func() *investigate.Report { return composedReport(false) },
+		},
+		{
+			name:     "investigation partial",
+			inc:      baseIncident,
+			findings: fullFindings,
+			composed: func() *investigate.Report { return composedReport(true) },
+		},
 		{
 			name: "full",
 			inc: func() *incident.Incident {
@@ -245,6 +264,9 @@ func TestWriteTextGolden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := report.New(tt.inc(), events(), tt.findings(t), tt.baseURL)
+			if tt.composed != nil {
+				r.Investigation = tt.composed()
+			}
 			var b strings.Builder
 			require.NoError(t, report.WriteText(&b, r))
 			got := b.String()
@@ -252,7 +274,11 @@ func TestWriteTextGolden(t *testing.T) {
 			golden(t, strings.ReplaceAll(tt.name, " ", "_"), got)
 			for range 20 {
 				var again strings.Builder
-				require.NoError(t, report.WriteText(&again, report.New(tt.inc(), events(), tt.findings(t), tt.baseURL)))
+				again2 := report.New(tt.inc(), events(), tt.findings(t), tt.baseURL)
+				if tt.composed != nil {
+					again2.Investigation = tt.composed()
+				}
+				require.NoError(t, report.WriteText(&again, again2))
 				require.Equal(t, got, again.String(), "the same report renders the same text")
 			}
 		})
@@ -391,9 +417,18 @@ func TestLoad(t *testing.T) {
 
 // brokenReader is a Reader whose every read but the incident fails.
 type brokenReader struct {
-	inc      *incident.Incident
-	eventErr error
-	findErr  error
+	inc        *incident.Incident
+	eventErr   error
+	findErr    error
+	sessionErr error
+}
+
+func (b brokenReader) SessionGetByID(context.Context, string) (*incident.Session, error) {
+	return &incident.Session{ID: b.inc.TriageSessionID}, b.sessionErr
+}
+
+func (b brokenReader) SessionListChildren(context.Context, string) ([]*incident.Session, error) {
+	return nil, b.sessionErr
 }
 
 func (b brokenReader) IncidentGetByID(context.Context, string) (*incident.Incident, error) {
@@ -414,6 +449,8 @@ func TestLoadReportsReadErrors(t *testing.T) {
 	_, err := report.Load(context.Background(), brokenReader{inc: baseIncident(), eventErr: errDB}, "inc_0001", "")
 	require.ErrorIs(t, err, errDB)
 	_, err = report.Load(context.Background(), brokenReader{inc: baseIncident(), findErr: errDB}, "inc_0001", "")
+	require.ErrorIs(t, err, errDB)
+	_, err = report.Load(context.Background(), brokenReader{inc: baseIncident(), sessionErr: errDB}, "inc_0001", "")
 	require.ErrorIs(t, err, errDB)
 	noSession := baseIncident()
 	noSession.TriageSessionID = ""

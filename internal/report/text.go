@@ -30,6 +30,7 @@ func WriteText(w io.Writer, r *Report) error {
 	if e := r.ReportedError(); e != "" {
 		fmt.Fprintf(&b, "  reported error: %s\n", clip(firstLine(e), maxLineWidth))
 	}
+	writeInvestigation(&b, r.Investigation)
 	if rs := r.Triage.Run; rs != nil {
 		fmt.Fprintf(&b, "\n  Run %s: %s", rs.RunID, rs.State)
 		if rs.StartDate != nil {
@@ -77,7 +78,13 @@ func WriteText(w io.Writer, r *Report) error {
 	writeSimilar(&b, r.Triage.Memory)
 	if lg := r.Triage.Log; lg != nil && lg.Error != nil {
 		e := lg.Error
-		fmt.Fprintf(&b, "  Root cause (%s, confidence %.2f): %s\n", e.Kind, e.Confidence, clip(lg.Headline, maxLineWidth))
+		// With an investigation the composed root cause comes first; this
+		// is the extracted error block it rests on.
+		what := "Root cause"
+		if r.Investigation != nil {
+			what = "Error block"
+		}
+		fmt.Fprintf(&b, "  %s (%s, confidence %.2f): %s\n", what, e.Kind, e.Confidence, clip(lg.Headline, maxLineWidth))
 		if f := e.FirstUserFrame; f != nil {
 			fmt.Fprintf(&b, "    in %s:%d %s\n", f.File, f.Line, f.Function)
 		}

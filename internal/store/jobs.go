@@ -5,7 +5,8 @@ package store
 // is idempotent: running it twice after a crash has the effect of running it
 // once, because the work it records is keyed in the database.
 
-// TriageJobArgs asks for an incident's triage session to run (or resume).
+// TriageJobArgs asks for an incident's triage session to run (or resume):
+// the root of the investigation, the commander.
 type TriageJobArgs struct {
 	IncidentID string `json:"incident_id"`
 	SessionID  string `json:"session_id"`
@@ -23,3 +24,29 @@ type NotifyJobArgs struct {
 
 // Kind is the job kind stored with the job.
 func (NotifyJobArgs) Kind() string { return "medic_notify" }
+
+// SpecialistJobArgs asks for one child session of an investigation to run
+// (or resume): a specialist such as the log analyzer. SessionSpawn enqueues
+// it, one per child.
+type SpecialistJobArgs struct {
+	IncidentID string `json:"incident_id"`
+	SessionID  string `json:"session_id"`
+	Agent      string `json:"agent"`
+}
+
+// Kind is the job kind stored with the job.
+func (SpecialistJobArgs) Kind() string { return "medic_specialist" }
+
+// ComposeJobArgs asks for a parent session to compose its children's
+// results into its own. There is one per parent: SessionSpawn schedules it
+// at the parent's deadline, and SessionFinish makes it due at once when the
+// last child finishes. Composing is idempotent, and composing before every
+// child finished is how a timed-out or failed specialist yields a partial
+// report.
+type ComposeJobArgs struct {
+	IncidentID string `json:"incident_id"`
+	SessionID  string `json:"session_id"`
+}
+
+// Kind is the job kind stored with the job.
+func (ComposeJobArgs) Kind() string { return "medic_compose" }

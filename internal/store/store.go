@@ -11,6 +11,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -58,8 +59,51 @@ type Store interface {
 	IncidentMarkNotified(ctx context.Context, p *IncidentMarkNotifiedParams) (bool, error)
 
 	SessionGetByID(ctx context.Context, id string) (*incident.Session, error)
+	// SessionListChildren lists the sessions a session started, oldest
+	// first.
 	SessionListChildren(ctx context.Context, parentID string) ([]*incident.Session, error)
+	// SessionSetStatus moves a session that is not final yet; a final
+	// session keeps its status. Moving a pending session to running
+	// appends a started event, and reaching a final status a finished one.
+	// A child session finishes through SessionFinish instead, which also
+	// tells its parent.
 	SessionSetStatus(ctx context.Context, p *SessionSetStatusParams) (*incident.Session, error)
+	// SessionSpawn starts child sessions under a parent in one transaction:
+	// each new child with its input and deadline, its SpecialistJobArgs job
+	// and a spawned event on the parent, plus one ComposeJobArgs job for
+	// the parent scheduled at its deadline. It is idempotent per (parent,
+	// agent): a child that exists is returned as stored, without a second
+	// job, and a parent keeps the deadline of its first spawn. A parent at
+	// incident.MaxSessionDepth is refused with an error matching
+	// incident.ErrDepth, a final parent with one matching ErrConflict, and
+	// nothing is stored. Children come back in the order asked.
+	SessionSpawn(ctx context.Context, p *SessionSpawnParams) ([]*incident.Session, error)
+	// SessionFinish records a session's final status, error and result
+	// with a finished event, exactly once: for a session that is already
+	// final (a specialist reporting after its parent composed without it)
+	// it changes nothing and reports Done=false. When it makes the last
+	// unfinished child of a parent that is not final yet final, it also
+	// makes the parent's ComposeJobArgs job run now (ParentReady=true).
+	// Implementations must serialize sibling finishes (SQLite has one
+	// writer; PostgreSQL locks the parent row) so that concurrent last
+	// finishes never leave the parent without a compose job.
+	SessionFinish(ctx context.Context, p *SessionFinishParams) (*SessionFinishResult, error)
+	// SessionListUnfinished lists sessions that are not final, oldest
+	// first, at most ClampLimit(limit): after a restart, the commander
+	// checks them for children whose job vanished.
+	SessionListUnfinished(ctx context.Context, limit int) ([]*incident.Session, error)
+
+	// SessionEventAppend appends one event to a session's progress log and
+	// returns it stored: ID set, At set to now when zero, IncidentID and
+	// Agent taken from the session when empty. An event that fails
+	// incident.SessionEvent.Validate is an error matching
+	// incident.ErrInvalid; an unknown session one matching ErrNotFound.
+	SessionEventAppend(ctx context.Context, e *incident.SessionEvent) (*incident.SessionEvent, error)
+	// SessionEventList pages through a session's events (with Tree, its
+	// descendants' too) in ID order, which is the order they were
+	// committed in: a reader that resumes after the last ID it saw never
+	// misses one. An unknown session has no events.
+	SessionEventList(ctx context.Context, p *SessionEventListParams) ([]*incident.SessionEvent, error)
 
 	// FindingInsert records one step's result. A second insert for the same
 	// (session, step) is ignored and reports Inserted=false, which is how a
@@ -212,6 +256,58 @@ type SessionSetStatusParams struct {
 	ID     string
 	Status incident.SessionStatus
 	Error  string
+}
+
+// SessionSpawnParams is the input of Store.SessionSpawn.
+type SessionSpawnParams struct {
+	ParentID string
+	Children []SessionChild
+	// Deadline is when the parent composes, whether its children finished
+	// or not; it is required.
+	Deadline time.Time
+	// Actor is who asked, for the audit trail.
+	Actor string
+}
+
+// SessionChild is one child session SessionSpawn starts.
+type SessionChild struct {
+	// Agent names the specialist; it is unique among a parent's children.
+	Agent string
+	// Input is the child's brief, JSON, optional.
+	Input json.RawMessage
+}
+
+// SessionFinishParams is the input of Store.SessionFinish.
+type SessionFinishParams struct {
+	ID string
+	// Status must be final (incident.SessionStatus.Final).
+	Status incident.SessionStatus
+	Error  string
+	// Result is the session's structured outcome, JSON, optional.
+	Result json.RawMessage
+	// Message is the text of the finished event; the status when empty.
+	Message string
+}
+
+// SessionFinishResult says what SessionFinish did.
+type SessionFinishResult struct {
+	// Session is the session as stored after the call.
+	Session *incident.Session
+	// Done is true when this call finished the session.
+	Done bool
+	// ParentReady is true when this call finished the parent's last
+	// unfinished child and made the parent's compose job due now.
+	ParentReady bool
+}
+
+// SessionEventListParams pages Store.SessionEventList: the events with an
+// ID above AfterID, at most Limit (ClampLimit applies).
+type SessionEventListParams struct {
+	SessionID string
+	// Tree includes the events of the session's descendants.
+	Tree    bool
+	AfterID int64
+	Limit   int
 }
 
 // AuditListParams filters AuditList, oldest first.

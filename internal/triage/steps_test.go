@@ -243,7 +243,7 @@ func TestSeverity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tt.want, severity(tt.findings(t)))
+			require.Equal(t, tt.want, Severity(tt.findings(t)))
 		})
 	}
 }

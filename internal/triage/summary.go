@@ -94,9 +94,9 @@ func Summarize(inc *incident.Incident, findings []*incident.Finding) string {
 	return strings.Join(parts, " · ")
 }
 
-// severity ranks an incident from what triage found: recurring failures and
+// Severity ranks an incident from what triage found: recurring failures and
 // failures that block much of a DAG rank higher.
-func severity(findings []*incident.Finding) incident.Severity {
+func Severity(findings []*incident.Finding) incident.Severity {
 	s := Decode(findings)
 	switch {
 	case s.Frequency != nil && s.Frequency.Recurring && s.Failed != nil && len(s.Failed.UpstreamFailed) >= 3:

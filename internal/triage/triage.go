@@ -1,11 +1,15 @@
 // Package triage is the first pass over every incident: what the run looks
 // like, which tasks failed, whether this task fails often, what its log
 // says, and which past failures it resembles, with what was done about them
-// and whether it worked. Each step's result is persisted as a finding
-// before the next starts, so a restarted medic resumes where it stopped and
-// never records a step twice. Triage only reads from Airflow; it must never
-// write to it. The failure memory only ever degrades triage: a memory that
-// fails leaves a warning in the finding, never a failed triage.
+// and whether it worked. Its steps come in two phases: orientation
+// (resolve, run_summary, failed_tasks), which the investigation's commander
+// runs in the root session, and diagnosis (frequency, log_excerpt, history,
+// memory), which the log-analyzer runs in its own (internal/investigate).
+// Each step's result is persisted as a finding before the next starts, so a
+// restarted medic resumes where it stopped and never records a step twice
+// in a session. Triage only reads from Airflow; it must never write to it.
+// The failure memory only ever degrades triage: a memory that fails leaves a
+// warning in the finding, never a failed triage.
 package triage
 
 import (
@@ -108,9 +112,70 @@ func NewRunner(st store.Store, instances Instances, events EventRecorder, opts O
 // the job system retries the whole session, which skips finished steps.
 var ErrRetryLater = errors.New("retry later")
 
-// Run triages one incident's session. finalAttempt tells it to record
-// retryable failures as failed steps and finish with a partial report
-// instead of asking to be retried.
+// ErrNoInstance matches a NoInstanceError.
+var ErrNoInstance = errors.New("airflow instance is not configured")
+
+// NoInstanceError is returned when an incident's Airflow instance is not
+// configured: no step can run, and retrying does not help.
+type NoInstanceError struct{ Instance string }
+
+func (e *NoInstanceError) Error() string {
+	return fmt.Sprintf("airflow instance %q is not configured", e.Instance)
+}
+
+// Is makes a NoInstanceError match ErrNoInstance.
+func (e *NoInstanceError) Is(target error) bool { return target == ErrNoInstance }
+
+// Phase is a group of steps that one session runs. The investigation splits
+// triage in two: the commander orients itself, the log-analyzer diagnoses.
+type Phase string
+
+// Phases, in the order they run.
+const (
+	// PhaseOrient finds out what failed in the run: resolve, run_summary
+	// and failed_tasks. It is what a commander needs to decide what to
+	// delegate, and what every specialist's brief is made of.
+	PhaseOrient Phase = "orient"
+	// PhaseDiagnose works out why the focus task failed: frequency,
+	// log_excerpt, history and, with a failure memory, memory.
+	PhaseDiagnose Phase = "diagnose"
+)
+
+// Scope is where a phase runs and what it may read.
+type Scope struct {
+	Incident *incident.Incident
+	// SessionID is the session the phase records its findings in; steps it
+	// already holds are skipped.
+	SessionID string
+	// Known are findings other sessions of the investigation recorded (the
+	// commander's, for the log-analyzer). Steps read them, never record
+	// them again.
+	Known []*incident.Finding
+	// Task and Try fix the task the diagnosis examines; empty means the
+	// focus is derived from the findings and the incident's events.
+	Task string
+	Try  int
+	// MaxSteps, when positive, bounds how many steps this call records;
+	// the rest are left for a later call and listed in PhaseResult.Left.
+	MaxSteps int
+	// OnStep, when set, is told of each step recorded, for progress.
+	OnStep func(ctx context.Context, f *incident.Finding)
+}
+
+// PhaseResult is what RunPhase did.
+type PhaseResult struct {
+	// Findings are the session's own findings of the phase, in step order.
+	Findings []*incident.Finding
+	// Left names the steps not run because of Scope.MaxSteps.
+	Left []string
+}
+
+// Run triages one incident in one session: both phases, then the
+// completion of the incident. The investigation (internal/investigate)
+// splits the phases between the commander and the log-analyzer; Run is the
+// whole triage in one place. finalAttempt tells it to record retryable
+// failures as failed steps and finish with a partial report instead of
+// asking to be retried.
 func (r *Runner) Run(ctx context.Context, incidentID, sessionID string, finalAttempt bool) error {
 	inc, err := r.store.IncidentGetByID(ctx, incidentID)
 	if err != nil {
@@ -119,36 +184,96 @@ func (r *Runner) Run(ctx context.Context, incidentID, sessionID string, finalAtt
 	if inc.TriagedAt != nil {
 		return nil // already done: a redelivered job
 	}
-	if _, err := r.store.IncidentTransition(ctx, &store.IncidentTransitionParams{
-		ID: inc.ID, To: incident.StateInvestigating,
-		Actor: "medic", Reason: "triage started",
-	}); err != nil && !errors.Is(err, incident.ErrTransition) {
-		return fmt.Errorf("triage %s: %w", incidentID, err)
+	if err := r.Begin(ctx, inc, sessionID); err != nil {
+		return err
 	}
-	if _, err := r.store.SessionSetStatus(ctx, &store.SessionSetStatusParams{ID: sessionID, Status: incident.SessionRunning}); err != nil {
-		return fmt.Errorf("triage %s: %w", incidentID, err)
-	}
-	af, ok := r.instances.Instance(inc.Instance)
-	if !ok {
-		return r.finish(ctx, inc, sessionID, fmt.Errorf("airflow instance %q is not configured", inc.Instance))
-	}
-	done, err := r.store.FindingListBySession(ctx, sessionID)
-	if err != nil {
-		return fmt.Errorf("triage %s: %w", incidentID, err)
-	}
-	st := &state{inc: inc, sessionID: sessionID, af: af, done: map[string]*incident.Finding{}}
-	for _, f := range done {
-		st.done[f.Step] = f
-	}
-	for _, step := range r.steps() {
-		if _, ok := st.done[step.name]; ok {
-			continue
+	sc := Scope{Incident: inc, SessionID: sessionID}
+	for _, ph := range []Phase{PhaseOrient, PhaseDiagnose} {
+		_, err := r.RunPhase(ctx, ph, sc, finalAttempt)
+		if errors.Is(err, ErrNoInstance) {
+			return r.finish(ctx, inc, sessionID, err)
 		}
-		if err := r.runStep(ctx, st, step, finalAttempt); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return r.finish(ctx, inc, sessionID, nil)
+}
+
+// Begin marks the incident as being investigated and its session as
+// running; both are no-ops when already so.
+func (r *Runner) Begin(ctx context.Context, inc *incident.Incident, sessionID string) error {
+	if _, err := r.store.IncidentTransition(ctx, &store.IncidentTransitionParams{
+		ID: inc.ID, To: incident.StateInvestigating,
+		Actor: "medic", Reason: "triage started",
+	}); err != nil && !errors.Is(err, incident.ErrTransition) {
+		return fmt.Errorf("triage %s: %w", inc.ID, err)
+	}
+	if _, err := r.store.SessionSetStatus(ctx, &store.SessionSetStatusParams{ID: sessionID, Status: incident.SessionRunning}); err != nil {
+		return fmt.Errorf("triage %s: %w", inc.ID, err)
+	}
+	return nil
+}
+
+// RunPhase runs the steps of phase that sc's session has not recorded yet,
+// each recorded as a finding before the next starts, so that a resumed
+// phase never records a step twice. A retryable failure returns an error
+// matching ErrRetryLater unless finalAttempt, when it is recorded as a
+// failed step instead. An unconfigured Airflow instance returns an error
+// matching ErrNoInstance.
+func (r *Runner) RunPhase(ctx context.Context, phase Phase, sc Scope, finalAttempt bool) (*PhaseResult, error) {
+	inc := sc.Incident
+	af, ok := r.instances.Instance(inc.Instance)
+	if !ok {
+		return nil, &NoInstanceError{Instance: inc.Instance}
+	}
+	own, err := r.store.FindingListBySession(ctx, sc.SessionID)
+	if err != nil {
+		return nil, fmt.Errorf("triage %s: %w", inc.ID, err)
+	}
+	st := &state{
+		inc: inc, sessionID: sc.SessionID, af: af, done: map[string]*incident.Finding{}, own: map[string]bool{},
+		focusTask: sc.Task, focusTry: sc.Try,
+	}
+	for _, f := range sc.Known {
+		st.done[f.Step] = f
+	}
+	for _, f := range own {
+		st.done[f.Step], st.own[f.Step] = f, true
+	}
+	res := &PhaseResult{}
+	recorded := 0
+	for _, step := range r.steps(phase) {
+		if !st.own[step.name] {
+			if sc.MaxSteps > 0 && recorded == sc.MaxSteps {
+				res.Left = append(res.Left, step.name)
+				continue
+			}
+			if err := r.runStep(ctx, st, step, finalAttempt); err != nil {
+				return nil, err
+			}
+			recorded++
+			if sc.OnStep != nil {
+				sc.OnStep(ctx, st.done[step.name])
+			}
+		}
+		res.Findings = append(res.Findings, st.done[step.name])
+	}
+	return res, nil
+}
+
+// Focus returns the task the diagnosis examines and its try, from the
+// findings recorded so far (the run's first failing task) or the
+// incident's events.
+func (r *Runner) Focus(ctx context.Context, inc *incident.Incident, findings []*incident.Finding) (string, int, error) {
+	st := &state{inc: inc, done: map[string]*incident.Finding{}}
+	for _, f := range findings {
+		st.done[f.Step] = f
+	}
+	if err := r.focus(ctx, st); err != nil {
+		return "", 0, err
+	}
+	return st.focusTask, st.focusTry, nil
 }
 
 type stepFunc func(ctx context.Context, st *state) (*incident.Finding, error)
@@ -159,11 +284,15 @@ type step struct {
 	fn   stepFunc
 }
 
-func (r *Runner) steps() []step {
+func (r *Runner) steps(phase Phase) []step {
+	if phase == PhaseOrient {
+		return []step{
+			{StepResolve, "resolve", r.resolve},
+			{StepRunSummary, incident.FindingRunSummary, r.runSummary},
+			{StepFailedTasks, incident.FindingFailedTasks, r.failedTasks},
+		}
+	}
 	steps := []step{
-		{StepResolve, "resolve", r.resolve},
-		{StepRunSummary, incident.FindingRunSummary, r.runSummary},
-		{StepFailedTasks, incident.FindingFailedTasks, r.failedTasks},
 		{StepFrequency, incident.FindingFrequency, r.frequency},
 		{StepLogExcerpt, incident.FindingLogExcerpt, r.logExcerpt},
 		{StepHistory, incident.FindingHistory, r.history},
@@ -181,8 +310,11 @@ type state struct {
 	inc       *incident.Incident
 	sessionID string
 	af        Airflow
-	done      map[string]*incident.Finding
-	// focus is the failing task the later steps look at, and its try.
+	// done holds every finding the steps may read: the session's own and
+	// the Known ones; own marks the session's own.
+	done map[string]*incident.Finding
+	own  map[string]bool
+	// focusTask is the failing task the later steps look at, and its try.
 	focusTask string
 	focusTry  int
 }
@@ -212,7 +344,7 @@ func (r *Runner) runStep(ctx context.Context, st *state, s step, finalAttempt bo
 	if _, err := r.store.FindingInsert(ctx, f); err != nil {
 		return fmt.Errorf("triage %s step %s: %w", st.inc.ID, s.name, err)
 	}
-	st.done[s.name] = f
+	st.done[s.name], st.own[s.name] = f, true
 	r.log.DebugContext(ctx, "triage step done", "incident_id", st.inc.ID, "step", s.name, "duration_ms", r.now().Sub(start).Milliseconds())
 	return nil
 }
@@ -249,7 +381,7 @@ func (r *Runner) finish(ctx context.Context, inc *incident.Incident, sessionID s
 	}
 	res, err := r.store.TriageComplete(ctx, &store.TriageCompleteParams{
 		IncidentID: inc.ID, SessionID: sessionID, Status: status, Summary: summary,
-		Severity: severity(findings), State: incident.StateEscalated,
+		Severity: Severity(findings), State: incident.StateEscalated,
 	})
 	if err != nil {
 		return fmt.Errorf("triage %s: %w", inc.ID, err)

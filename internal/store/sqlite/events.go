@@ -14,8 +14,9 @@ import (
 	"github.com/medic-sh/medic/internal/store"
 )
 
-// TriageAgent names the root session that triages an incident.
-const TriageAgent = "triage"
+// TriageAgent names the root session that investigates an incident: the
+// commander, which delegates to specialists and composes their findings.
+const TriageAgent = "incident-commander"
 
 const eventCols = `id, instance, dag_id, run_id, task_id, try_number, map_index, source, sources, logical_date,
 	exception, log_url, owner, tags, occurred_at, received_at, incident_id, deliveries`

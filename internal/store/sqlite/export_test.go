@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+
+	"github.com/medic-sh/medic/internal/store/storetest"
 )
 
 // SetMemoryEmbedding overwrites a memory record's embedding bytes, for the
@@ -16,4 +19,31 @@ func (s *Store) SetMemoryEmbedding(ctx context.Context, id string, blob []byte) 
 		return fmt.Errorf("set embedding of %s: %d rows", id, n)
 	}
 	return nil
+}
+
+// ListJobs lists the jobs of a kind in insertion order, for the
+// conformance suite's job checks.
+func (s *Store) ListJobs(ctx context.Context, kind string) ([]storetest.Job, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT json(args), state, scheduled_at FROM river_job WHERE kind = ? ORDER BY id`, kind)
+	if err != nil {
+		return nil, fmt.Errorf("list %s jobs: %w", kind, err)
+	}
+	defer rows.Close()
+	var out []storetest.Job
+	for rows.Next() {
+		var (
+			j    storetest.Job
+			args []byte
+		)
+		// The driver reads River's timestamp column as a time.
+		if err := rows.Scan(&args, &j.State, &j.ScheduledAt); err != nil {
+			return nil, fmt.Errorf("scan %s job: %w", kind, err)
+		}
+		j.Args = json.RawMessage(args)
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s jobs: %w", kind, err)
+	}
+	return out, nil
 }

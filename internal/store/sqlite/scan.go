@@ -52,3 +52,18 @@ func parseStrings(s string) []string {
 type rowScanner interface {
 	Scan(dest ...any) error
 }
+
+// jsonArg stores a JSON document as text, or NULL when there is none.
+func jsonArg(m json.RawMessage) any {
+	if len(m) == 0 {
+		return nil
+	}
+	return string(m)
+}
+
+func nullJSON(s sql.NullString) json.RawMessage {
+	if !s.Valid || s.String == "" {
+		return nil
+	}
+	return json.RawMessage(s.String)
+}

@@ -11,19 +11,23 @@ import (
 	"github.com/medic-sh/medic/internal/store"
 )
 
-const sessionCols = `id, incident_id, parent_id, agent, depth, status, error, created_at, updated_at, finished_at`
+const sessionCols = `id, incident_id, parent_id, agent, depth, status, error, created_at, updated_at, finished_at,
+	input, result, deadline`
 
 func scanSession(r rowScanner) (*incident.Session, error) {
 	var (
-		ss              incident.Session
-		parent, fin     sql.NullString
-		created, update string
+		ss                      incident.Session
+		parent, fin             sql.NullString
+		input, result, deadline sql.NullString
+		created, update         string
 	)
-	if err := r.Scan(&ss.ID, &ss.IncidentID, &parent, &ss.Agent, &ss.Depth, &ss.Status, &ss.Error, &created, &update, &fin); err != nil {
+	if err := r.Scan(&ss.ID, &ss.IncidentID, &parent, &ss.Agent, &ss.Depth, &ss.Status, &ss.Error, &created, &update, &fin,
+		&input, &result, &deadline); err != nil {
 		return nil, err
 	}
 	ss.ParentID = parent.String
 	ss.CreatedAt, ss.UpdatedAt, ss.FinishedAt = parseTime(created), parseTime(update), parseNullTime(fin)
+	ss.Input, ss.Result, ss.Deadline = nullJSON(input), nullJSON(result), parseNullTime(deadline)
 	return &ss, nil
 }
 
@@ -32,9 +36,9 @@ func insertSession(ctx context.Context, tx *sql.Tx, ss *incident.Session) error 
 	if ss.ParentID != "" {
 		parent = ss.ParentID
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ss.ID, ss.IncidentID, parent, ss.Agent, ss.Depth, ss.Status, ss.Error, fmtTime(ss.CreatedAt), fmtTime(ss.UpdatedAt),
-		fmtNullTime(ss.FinishedAt)); err != nil {
+		fmtNullTime(ss.FinishedAt), jsonArg(ss.Input), jsonArg(ss.Result), fmtNullTime(ss.Deadline)); err != nil {
 		return fmt.Errorf("insert session %s: %w", ss.ID, err)
 	}
 	return nil
@@ -58,23 +62,7 @@ func (s *Store) SessionGetByID(ctx context.Context, id string) (*incident.Sessio
 
 // SessionListChildren implements store.Store, oldest first.
 func (s *Store) SessionListChildren(ctx context.Context, parentID string) ([]*incident.Session, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE parent_id = ? ORDER BY created_at, id`, parentID)
-	if err != nil {
-		return nil, fmt.Errorf("list children of session %s: %w", parentID, err)
-	}
-	defer rows.Close()
-	var out []*incident.Session
-	for rows.Next() {
-		ss, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan session: %w", err)
-		}
-		out = append(out, ss)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list children of session %s: %w", parentID, err)
-	}
-	return out, nil
+	return listChildren(ctx, s.reader, parentID)
 }
 
 // SessionSetStatus implements store.Store. A final session keeps its status.
@@ -89,6 +77,7 @@ func (s *Store) SessionSetStatus(ctx context.Context, p *store.SessionSetStatusP
 		if ss.Status.Final() {
 			return nil
 		}
+		from := ss.Status
 		now := s.now().UTC()
 		ss.Status, ss.Error, ss.UpdatedAt = p.Status, p.Error, now
 		if p.Status.Final() {
@@ -97,6 +86,15 @@ func (s *Store) SessionSetStatus(ctx context.Context, p *store.SessionSetStatusP
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET status = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
 			ss.Status, ss.Error, fmtTime(now), fmtNullTime(ss.FinishedAt), ss.ID); err != nil {
 			return fmt.Errorf("set session %s status: %w", ss.ID, err)
+		}
+		switch {
+		case p.Status.Final():
+			return appendEvent(ctx, tx, finishedEvent(ss, "", now))
+		case from == incident.SessionPending && p.Status == incident.SessionRunning:
+			return appendEvent(ctx, tx, &incident.SessionEvent{
+				SessionID: ss.ID, IncidentID: ss.IncidentID, Agent: ss.Agent, Kind: incident.SessionEventStarted,
+				Message: "started", At: now,
+			})
 		}
 		return nil
 	})

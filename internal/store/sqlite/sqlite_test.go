@@ -19,7 +19,10 @@ func TestConformance(t *testing.T) {
 		st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "medic.db"), Now: clock.Now})
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, st.Close()) })
-		return &storetest.Harness{Store: st, Clock: clock, PendingJobs: st.PendingJobs, SetMemoryEmbedding: st.SetMemoryEmbedding}
+		return &storetest.Harness{
+			Store: st, Clock: clock, PendingJobs: st.PendingJobs, SetMemoryEmbedding: st.SetMemoryEmbedding,
+			Jobs: st.ListJobs,
+		}
 	})
 }
 

@@ -99,9 +99,22 @@ func (s *Store) TriageComplete(ctx context.Context, p *store.TriageCompleteParam
 			WHERE id = ? AND triaged_at IS NULL`, inc.State, inc.Severity, inc.Summary, fmtTime(now), fmtTime(now), inc.ID); err != nil {
 			return fmt.Errorf("complete triage of %s: %w", inc.ID, err)
 		}
+		sess, err := getSession(ctx, tx, p.SessionID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			sess = nil
+		case err != nil:
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET status = ?, updated_at = ?, finished_at = ? WHERE id = ?`,
 			p.Status, fmtTime(now), fmtTime(now), p.SessionID); err != nil {
 			return fmt.Errorf("finish session %s: %w", p.SessionID, err)
+		}
+		if sess != nil && !sess.Status.Final() {
+			sess.Status = p.Status
+			if err := appendEvent(ctx, tx, finishedEvent(sess, "", now)); err != nil {
+				return err
+			}
 		}
 		if err := insertAudit(ctx, tx, &incident.AuditEntry{
 			At: now, Actor: "medic", Action: "incident.triaged",

@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -28,6 +29,18 @@ type Harness struct {
 	// record, so that the suite can check a corrupt one is survived; the
 	// case is skipped when nil.
 	SetMemoryEmbedding func(ctx context.Context, id string, blob []byte) error
+	// Jobs lists the jobs of a kind, oldest first, so that the suite can
+	// check what was enqueued and when it is due; job checks are skipped
+	// when nil.
+	Jobs func(ctx context.Context, kind string) ([]Job, error)
+}
+
+// Job is one enqueued job as the suite sees it.
+type Job struct {
+	Args json.RawMessage
+	// State is River's job state: scheduled, available, running, ….
+	State       string
+	ScheduledAt time.Time
 }
 
 // Clock is a settable clock safe for concurrent use.
@@ -77,6 +90,17 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"MemoryRecordApplyConcurrent", testMemoryApplyConcurrent},
 		{"MemoryRecordCorruptEmbedding", testMemoryCorruptEmbedding},
 		{"MemoryRecordListPages", testMemoryList},
+		{"SessionSpawnCreatesChildrenAndJobs", testSpawn},
+		{"SessionSpawnIdempotent", testSpawnIdempotent},
+		{"SessionSpawnRefused", testSpawnRefused},
+		{"SessionFinishOnce", testFinishOnce},
+		{"SessionFinishLastSiblingComposes", testFinishLastSibling},
+		{"SessionFinishConcurrent", testFinishConcurrent},
+		{"SessionLifecycleEvents", testLifecycleEvents},
+		{"SessionEventsOrderedAndPaged", testEventsPaged},
+		{"SessionEventRejectsInvalid", testEventInvalidSession},
+		{"SessionEventsTree", testEventsTree},
+		{"SessionListUnfinished", testListUnfinished},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
