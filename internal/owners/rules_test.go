@@ -221,3 +221,20 @@ func TestDocExample(t *testing.T) {
 	require.Contains(t, string(doc), m.Why())
 	require.Equal(t, "revenue_daily", rs.MatchModel(owners.Subject{Dag: "analytics_hourly", Task: "transform"}).Model)
 }
+
+// TestReadmeExample keeps the README's ownership snippet true.
+func TestReadmeExample(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(doc), "# owners.yaml, named by owners.file in medic.yaml\n")
+	require.True(t, ok, "the README has the ownership example")
+	example, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	rs, err := owners.ParseRules([]byte(example), "README.md")
+	require.NoError(t, err)
+	m := rs.Match(owners.Subject{Dag: "payments_daily", Task: "refund_batch"})
+	require.NotNil(t, m)
+	require.Equal(t, "payments", m.Name)
+	require.Nil(t, rs.Match(owners.Subject{Dag: "orders_etl", Task: "load"}), "the default is not a rule")
+}

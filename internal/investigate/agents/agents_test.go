@@ -331,3 +331,22 @@ func TestWriteToolsAreRefused(t *testing.T) {
 	require.ErrorContains(t, err, "x.yaml:5: tools[0]: clear_task writes, and agents may only be given read-only tools")
 	require.False(t, errors.Is(err, agents.ErrUnknownTool))
 }
+
+// TestReadmeExample keeps the README's agent example true: dropped into an
+// agents directory, it loads and is started as a fourth specialist.
+func TestReadmeExample(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(doc), "# agents/dbt-checker.yaml: a fourth specialist\n")
+	require.True(t, ok, "the README has the agent example")
+	example, _, ok := strings.Cut(rest, "```")
+	require.True(t, ok)
+	dir := writeDir(t, map[string]string{"dbt-checker.yaml": example})
+	set, err := agents.Load(agents.Options{Dir: dir, Engines: engines})
+	require.NoError(t, err)
+	def, ok := set.Get("dbt-checker")
+	require.True(t, ok)
+	require.Equal(t, "log-analyzer", def.Engine)
+	require.Contains(t, set.Delegates(), def)
+}
