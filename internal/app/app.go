@@ -119,7 +119,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Path: path, Logger: opts.Logger, Now: opts.Now, Workers: workers,
 		Jobs: sqlite.JobOptions{
 			MaxWorkers: cfg.Jobs.Workers, JobTimeout: cfg.Jobs.JobTimeout,
-			RescueAfter: cfg.Jobs.RescueAfter, MaxAttempts: cfg.Jobs.MaxAttempts,
+			RescueAfter: cfg.Jobs.RescueAfter, MaxAttempts: cfg.Jobs.MaxAttempts, PollInterval: cfg.Jobs.PollInterval,
 		},
 	})
 	if err != nil {
@@ -166,8 +166,13 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		}))
 	}
 
+	// Closed when the server starts shutting down, so open event streams
+	// end (clients resume with Last-Event-ID) instead of holding up a
+	// graceful stop until its timeout.
+	closing := make(chan struct{})
 	handler, err := httpapi.New(httpapi.Deps{
-		Store: a.store, Events: a.ingest, Triage: a.ingest, Memory: a.memory, Tokens: cfg.Auth.Tokens,
+		Streams: httpapi.StreamOptions{Closing: closing},
+		Store:   a.store, Events: a.ingest, Triage: a.ingest, Memory: a.memory, Tokens: cfg.Auth.Tokens,
 		WebhookSecret: cfg.Ingest.Webhook.Secret, MaxBodyBytes: cfg.Ingest.Webhook.MaxBodyBytes,
 		DefaultInstance: a.instances.defaultName(), Instances: a.instances.names(),
 		Logger: opts.Logger, Registry: reg, Ready: a.ready, Now: opts.Now, Version: opts.Version,
@@ -185,6 +190,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
+	a.server.RegisterOnShutdown(sync.OnceFunc(func() { close(closing) }))
 	return a, nil
 }
 

@@ -49,7 +49,11 @@ func defaults() *Config {
 		},
 		Database: Database{URL: "medic.db"},
 		Jobs: Jobs{
-			Workers: 4,
+			// An investigation holds a commander, three specialists and a
+			// compose job, mostly waiting on Airflow: four workers made a
+			// storm of incidents queue behind each other.
+			Workers:      16,
+			PollInterval: 20 * time.Millisecond,
 			// River refuses a rescue delay shorter than the job timeout: a
 			// job would be rescued, and so run twice, while still running.
 			RescueAfter: 5 * time.Minute,

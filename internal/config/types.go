@@ -85,6 +85,9 @@ type Jobs struct {
 	// JobTimeout bounds one attempt of one job.
 	JobTimeout  time.Duration `yaml:"job_timeout"`
 	MaxAttempts int           `yaml:"max_attempts"`
+	// PollInterval is how often an idle worker asks for new jobs (SQLite
+	// has no notifications); every hop of an investigation waits up to it.
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // Airflow lists the Airflow instances medic watches.

@@ -171,6 +171,10 @@ func (j Jobs) validate(v *validator) {
 	v.positive("jobs.rescue_after", j.RescueAfter)
 	v.positive("jobs.job_timeout", j.JobTimeout)
 	v.atLeast("jobs.max_attempts", int64(j.MaxAttempts), 1)
+	v.positive("jobs.poll_interval", j.PollInterval)
+	if j.PollInterval > 10*time.Second {
+		v.add("jobs.poll_interval", "must be at most 10s (every step of an investigation waits up to it), got %s", j.PollInterval)
+	}
 	if j.RescueAfter > 0 && j.RescueAfter < j.JobTimeout {
 		v.add("jobs.rescue_after", "must be at least jobs.job_timeout (%s), or running jobs are rescued and run twice; got %s",
 			j.JobTimeout, j.RescueAfter)

@@ -93,6 +93,8 @@ func TestValidate(t *testing.T) {
 		{name: "rescue before timeout", edit: func(c *Config) { c.Jobs.RescueAfter = time.Minute }, path: "jobs.rescue_after"},
 		{name: "job timeout", edit: func(c *Config) { c.Jobs.JobTimeout = 0 }, path: "jobs.job_timeout"},
 		{name: "max attempts", edit: func(c *Config) { c.Jobs.MaxAttempts = 0 }, path: "jobs.max_attempts"},
+		{name: "poll interval zero", edit: func(c *Config) { c.Jobs.PollInterval = 0 }, path: "jobs.poll_interval"},
+		{name: "poll interval too slow", edit: func(c *Config) { c.Jobs.PollInterval = time.Minute }, path: "jobs.poll_interval"},
 		{name: "body too small", edit: func(c *Config) { c.Ingest.Webhook.MaxBodyBytes = 1023 }, path: "ingest.webhook.max_body_bytes"},
 		{name: "body too large", edit: func(c *Config) { c.Ingest.Webhook.MaxBodyBytes = 64<<20 + 1 }, path: "ingest.webhook.max_body_bytes"},
 		{name: "frequency lookback", edit: func(c *Config) { c.Triage.FrequencyLookback = 0 }, path: "triage.frequency_lookback"},
