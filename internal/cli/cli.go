@@ -126,6 +126,7 @@ func NewRootCmd(streams IO) *cobra.Command {
 		newDemoCmd(streams),
 		newTriageCmd(streams),
 		group(newIncidentsCmd(streams)),
+		group(newAuditCmd(streams)),
 		group(newConfigCmd(streams)),
 		group(newBenchCmd(streams)),
 		newCalibrateCmd(streams),

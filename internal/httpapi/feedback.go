@@ -7,7 +7,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/medic-sh/medic/internal/audit"
 	"github.com/medic-sh/medic/internal/classify"
+	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/store"
@@ -91,17 +93,50 @@ func (s *server) postFeedback(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return fmt.Errorf("memory feedback on incident %s: %w", inc.ID, err)
 	}
-	// The store offers no audit entry for feedback yet; the log records who
-	// said what (a reason is a person's text, redacted like any other).
+	// A reason is a person's text, redacted like any other before it is
+	// logged or audited.
 	actor, _ := IdentityFromContext(ctx)
+	reason := logscan.Redact(req.Reason)
 	s.log.InfoContext(ctx, "memory feedback recorded", "incident_id", inc.ID, "actor", actor.Name,
 		"outcome", req.Outcome, "verdict", req.Verdict, "action", req.Action, "label", req.Label,
-		"reason", logscan.Redact(req.Reason), "trust", rec.Trust, "request_id", requestIDFrom(ctx))
+		"reason", reason, "trust", rec.Trust, "request_id", requestIDFrom(ctx))
+	// The memory has applied the feedback: failing the request now would
+	// invite a retry that counts it twice. A lost audit entry is logged
+	// with everything it would have held, at error level, instead.
+	if err := s.auditFeedback(r, inc.ID, actor.Name, &req, reason); err != nil {
+		s.log.ErrorContext(ctx, "memory feedback not audited", "incident_id", inc.ID, "actor", actor.Name,
+			"error", err, "request_id", requestIDFrom(ctx))
+	}
 	out := *rec
 	out.Embedding, out.EmbeddedBy = nil, ""
 	s.writeJSON(w, r, http.StatusOK, feedbackAccepted{IncidentID: inc.ID, Record: &out})
 	return nil
 }
+
+// auditFeedback appends the memory.feedback audit entry: who, the update
+// and the redacted reason.
+func (s *server) auditFeedback(r *http.Request, incidentID, actor string, req *feedbackRequest, reason string) error {
+	d := audit.Detail{RequestedBy: actor, Update: map[string]string{}, Reason: reason}
+	for k, v := range map[string]string{"outcome": req.Outcome, "verdict": req.Verdict, "action": req.Action, "label": req.Label} {
+		if v != "" {
+			d.Update[k] = v
+		}
+	}
+	detail, err := d.JSON()
+	if err != nil {
+		return err
+	}
+	if actor == "" {
+		actor = "unknown"
+	}
+	_, err = s.store.AuditAppend(r.Context(), &incident.AuditEntry{
+		At: s.now(), Actor: actor, Action: actionMemoryFeedback, IncidentID: incidentID, Detail: detail,
+	})
+	return err
+}
+
+// actionMemoryFeedback is the audit action of feedback on the memory.
+const actionMemoryFeedback = "memory.feedback"
 
 // update validates the request, naming the field at fault, and turns it
 // into a memory update.

@@ -64,4 +64,9 @@ type AuditEntry struct {
 	Action     string          `json:"action"`
 	IncidentID string          `json:"incident_id,omitempty"`
 	Detail     json.RawMessage `json:"detail,omitempty"`
+	// PrevHash is the Hash of the entry before this one (64 zeros for the
+	// first) and Hash the SHA-256 that chains this entry to it; see package
+	// audit.
+	PrevHash string `json:"prev_hash,omitempty"`
+	Hash     string `json:"hash,omitempty"`
 }

@@ -114,6 +114,25 @@ type Store interface {
 	PollerMarkGet(ctx context.Context, instance string) (mark time.Time, ok bool, err error)
 	PollerMarkSet(ctx context.Context, instance string, mark time.Time) error
 
+	// AuditAppend appends one entry that is not part of another change to
+	// the audit chain and returns it stored: ID, PrevHash and Hash set, At
+	// set to now when zero. The caller redacts the detail first; an entry
+	// failing incident.AuditEntry.Validate is an error matching
+	// incident.ErrInvalid.
+	//
+	// Every audit entry, whether appended here or inside another method's
+	// transaction, is chained with audit.Seal to the hash of the entry
+	// before it, read in the same transaction. SQLite has one writer, so
+	// that read cannot race another append. A PostgreSQL store must
+	// serialize appends itself: take a transaction-scoped advisory lock
+	// (pg_advisory_xact_lock on a constant key) before reading the head of
+	// the chain, and keep ids in commit order (the lock does that, since
+	// ids come from a sequence drawn while it is held), or two appends will
+	// fork the chain.
+	AuditAppend(ctx context.Context, e *incident.AuditEntry) (*incident.AuditEntry, error)
+	// AuditList lists audit entries in id order, which is chain order,
+	// filtered by p. Unfiltered, paging by AfterID streams the whole chain
+	// for audit.Verifier.
 	AuditList(ctx context.Context, p *AuditListParams) ([]*incident.AuditEntry, error)
 
 	// MinerSnapshotGet returns the saved state of a template miner, or nil
@@ -310,11 +329,20 @@ type SessionEventListParams struct {
 	Limit   int
 }
 
-// AuditListParams filters AuditList, oldest first.
+// AuditListParams filters AuditList, oldest first: the entries with an ID
+// above AfterID matching every filter set, at most Limit (ClampLimit
+// applies).
 type AuditListParams struct {
 	IncidentID string
-	AfterID    int64
-	Limit      int
+	Actor      string
+	// ActionPrefix keeps actions that start with it ("incident." or
+	// "memory.feedback").
+	ActionPrefix string
+	// Since (inclusive) and Until (exclusive) bound the entries' time.
+	Since   time.Time
+	Until   time.Time
+	AfterID int64
+	Limit   int
 }
 
 // MemoryRecordListParams pages MemoryRecordList: the records strictly after

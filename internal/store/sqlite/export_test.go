@@ -47,3 +47,16 @@ func (s *Store) ListJobs(ctx context.Context, kind string) ([]storetest.Job, err
 	}
 	return out, nil
 }
+
+// TamperAudit rewrites an audit entry's detail directly, for the
+// conformance suite's tamper case.
+func (s *Store) TamperAudit(ctx context.Context, id int64, detail string) error {
+	res, err := s.writer.ExecContext(ctx, `UPDATE audit_log SET detail = ? WHERE id = ?`, detail, id)
+	if err != nil {
+		return fmt.Errorf("tamper with audit entry %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("tamper with audit entry %d: %d rows", id, n)
+	}
+	return nil
+}

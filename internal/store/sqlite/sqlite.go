@@ -256,6 +256,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := applyMigrations(ctx, s.writer); err != nil {
 		return err
 	}
+	if err := s.chainAudit(ctx); err != nil {
+		return err
+	}
 	m, err := rivermigrate.New(riversqlite.New(s.writer), nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: job migrations: %w", err)

@@ -2,12 +2,16 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/medic-sh/medic/internal/audit"
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/store"
 	"github.com/medic-sh/medic/internal/store/sqlite"
 	"github.com/medic-sh/medic/internal/store/storetest"
 )
@@ -21,7 +25,7 @@ func TestConformance(t *testing.T) {
 		t.Cleanup(func() { require.NoError(t, st.Close()) })
 		return &storetest.Harness{
 			Store: st, Clock: clock, PendingJobs: st.PendingJobs, SetMemoryEmbedding: st.SetMemoryEmbedding,
-			Jobs: st.ListJobs,
+			Jobs: st.ListJobs, TamperAudit: st.TamperAudit,
 		}
 	})
 }
@@ -53,4 +57,40 @@ func TestReopenKeepsData(t *testing.T) {
 	_, ok, err := st.PollerMarkGet(ctx, "main")
 	require.NoError(t, err)
 	require.True(t, ok)
+}
+
+// TestAuditChainedOnOpen: entries written before the hash chain (migration
+// 0006) have no hashes; the next open chains them in id order, and entries
+// appended after link to them.
+func TestAuditChainedOnOpen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "medic.db")
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: path})
+	require.NoError(t, err)
+	for _, action := range []string{"incident.opened", "incident.triaged", "incident.notified"} {
+		_, err := st.AuditAppend(ctx, &incident.AuditEntry{Actor: "medic", Action: action, IncidentID: "inc_1"})
+		require.NoError(t, err)
+	}
+	require.NoError(t, st.Close())
+
+	// What a database migrated from schema 5 holds: rows without hashes.
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, `UPDATE audit_log SET prev_hash = '', hash = ''`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	st, err = sqlite.Open(ctx, sqlite.Options{Path: path})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, st.Close()) }()
+	_, err = st.AuditAppend(ctx, &incident.AuditEntry{Actor: "alice", Action: "memory.feedback"})
+	require.NoError(t, err)
+	entries, err := st.AuditList(ctx, &store.AuditListParams{})
+	require.NoError(t, err)
+	require.Len(t, entries, 4)
+	require.Equal(t, audit.GenesisHash, entries[0].PrevHash)
+	rep, err := audit.Verify(entries)
+	require.NoError(t, err)
+	require.True(t, rep.Intact, "%+v", rep)
 }

@@ -33,6 +33,10 @@ type Harness struct {
 	// check what was enqueued and when it is due; job checks are skipped
 	// when nil.
 	Jobs func(ctx context.Context, kind string) ([]Job, error)
+	// TamperAudit rewrites the stored detail of an audit entry behind the
+	// store's back, so that the suite can check the chain exposes it; the
+	// case is skipped when nil.
+	TamperAudit func(ctx context.Context, id int64, detail string) error
 }
 
 // Job is one enqueued job as the suite sees it.
@@ -101,6 +105,11 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"SessionEventRejectsInvalid", testEventInvalidSession},
 		{"SessionEventsTree", testEventsTree},
 		{"SessionListUnfinished", testListUnfinished},
+		{"AuditAppendChains", testAuditAppendChains},
+		{"AuditAppendRejectsInvalid", testAuditAppendInvalid},
+		{"AuditAppendConcurrent", testAuditAppendConcurrent},
+		{"AuditListFilters", testAuditListFilters},
+		{"AuditTamperDetected", testAuditTamperDetected},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
