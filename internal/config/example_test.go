@@ -29,9 +29,10 @@ func leafPaths(t reflect.Type, prefix string) []string {
 			out = append(out, leafPaths(t.Field(i).Type, joinPath(prefix, name))...)
 		}
 		return out
-	case t.Kind() == reflect.Slice:
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
 		return leafPaths(t.Elem(), prefix+"[]")
 	default:
+		// A list of scalars is one leaf: its items have no keys to show.
 		return []string{prefix}
 	}
 }

@@ -72,6 +72,7 @@ func defaults() *Config {
 		Investigate: defaultInvestigate(),
 		Owners:      defaultOwners(),
 		LLM:         defaultLLM(),
+		Remediate:   defaultRemediate(),
 		Notify:      Notify{Console: Console{Enabled: true}},
 	}
 }
@@ -219,6 +220,7 @@ func parse(data []byte, name string, src sources) (*Config, positions, error) {
 		c.Investigate.AgentsDir = filepath.Join(d.dir, dir)
 	}
 	c.Owners.resolvePaths(d.dir)
+	c.Remediate.resolvePaths(d.dir)
 	return c, pos, nil
 }
 

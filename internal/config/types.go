@@ -26,8 +26,10 @@ type Config struct {
 	// Owners says where the owner-notifier finds ownership data.
 	Owners Owners `yaml:"owners"`
 	// LLM configures the optional model of specialists that name one.
-	LLM    LLM    `yaml:"llm"`
-	Notify Notify `yaml:"notify"`
+	LLM LLM `yaml:"llm"`
+	// Remediate is the policy envelope around medic's actions.
+	Remediate Remediate `yaml:"remediate"`
+	Notify    Notify    `yaml:"notify"`
 }
 
 // Log configures medic's own logging (to stderr).

@@ -98,6 +98,7 @@ func (c *Config) problems() []*FieldError {
 	c.Warehouse.validate(v)
 	c.Owners.validate(v)
 	c.LLM.validate(v)
+	c.Remediate.validate(v)
 	return v.errs
 }
 
