@@ -229,6 +229,19 @@ func testContract(t *testing.T, k *contract, v int) {
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(gen.RunID, "medic__"))
 
+	// Pause and unpause: idempotent, visible in the DAG's details.
+	for _, paused := range []bool{true, true, false} {
+		d, err := c.SetDagPaused(ctx, "etl_orders", paused)
+		require.NoError(t, err)
+		require.Equal(t, "etl_orders", d.ID)
+		require.Equal(t, paused, d.Paused)
+		got, err := c.GetDag(ctx, "etl_orders")
+		require.NoError(t, err)
+		require.Equal(t, paused, got.Paused)
+	}
+	_, err = c.SetDagPaused(ctx, "no_such_dag", true)
+	require.ErrorIs(t, err, airflow.ErrNotFound)
+
 	// A huge log: only the tail is kept.
 	big := airflowsim.Outcome{
 		State: airflowsim.StateFailed, ExitCode: -9,

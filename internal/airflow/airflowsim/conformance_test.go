@@ -122,6 +122,10 @@ func v1Cases(failed string) []conformanceCase {
 		{name: "trigger duplicate date", method: "POST", path: "/dags/etl/dagRuns", body: map[string]any{"logical_date": "2026-06-01T00:00:00Z"}, want: 409},
 		{name: "trigger conf not object", method: "POST", path: "/dags/etl/dagRuns", body: map[string]any{"conf": []int{1}}, want: 400, badRequest: true},
 		{name: "trigger paused", method: "POST", path: "/dags/paused_dag/dagRuns", body: map[string]any{}, want: 200},
+		{name: "pause", method: "PATCH", path: "/dags/etl?update_mask=is_paused", body: map[string]any{"is_paused": true}, want: 200},
+		{name: "unpause without mask", method: "PATCH", path: "/dags/etl", body: map[string]any{"is_paused": false}, want: 200},
+		{name: "patch another field", method: "PATCH", path: "/dags/etl?update_mask=description", body: map[string]any{"is_paused": true}, want: 400},
+		{name: "pause unknown dag", method: "PATCH", path: "/dags/nope?update_mask=is_paused", body: map[string]any{"is_paused": true}, want: 404},
 		{name: "wrong password", method: "GET", path: "/dags/etl", noAuth: true, hdr: []string{"Authorization", "Basic bWVkaWM6d3Jvbmc="}, want: 401},
 	}
 }
@@ -158,6 +162,11 @@ func v2Cases(failed string) []conformanceCase {
 		{name: "trigger logical date omitted", method: "POST", path: "/dags/etl/dagRuns", body: map[string]any{"conf": map[string]any{}}, want: 422},
 		{name: "trigger extra key", method: "POST", path: "/dags/etl/dagRuns", body: map[string]any{"logical_date": nil, "execution_date": "2026-06-01T00:00:00Z"}, want: 422, badRequest: true},
 		{name: "trigger paused", method: "POST", path: "/dags/paused_dag/dagRuns", body: map[string]any{"logical_date": nil}, want: 200},
+		{name: "pause", method: "PATCH", path: "/dags/etl?update_mask=is_paused", body: map[string]any{"is_paused": true}, want: 200},
+		{name: "unpause without mask", method: "PATCH", path: "/dags/etl", body: map[string]any{"is_paused": false}, want: 200},
+		{name: "patch another field", method: "PATCH", path: "/dags/etl?update_mask=description", body: map[string]any{"is_paused": true}, want: 400},
+		{name: "patch unknown field", method: "PATCH", path: "/dags/etl", body: map[string]any{"is_paused": true, "colour": "red"}, want: 422, badRequest: true},
+		{name: "pause unknown dag", method: "PATCH", path: "/dags/nope?update_mask=is_paused", body: map[string]any{"is_paused": true}, want: 404},
 		{name: "garbage token", method: "GET", path: "/dags/etl", noAuth: true, hdr: []string{"Authorization", "Bearer not.a.jwt"}, want: 403},
 		{name: "basic auth on v2", method: "GET", path: "/dags/etl", noAuth: true, hdr: []string{"Authorization", "Basic bWVkaWM6czNjcmV0"}, want: 401},
 	}

@@ -3,6 +3,7 @@ package airflowsim
 import (
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // routes registers exactly the endpoints the stand-in implements, with the
@@ -28,6 +29,7 @@ func (s *Server) routes() *http.ServeMux {
 
 	m.HandleFunc("GET "+p+"/version", s.handleVersion)
 	authed("GET "+p+"/dags/{dag_id}", s.handleDAG)
+	authed("PATCH "+p+"/dags/{dag_id}", s.handlePatchDAG)
 	authed("GET "+p+"/dags/{dag_id}/details", s.handleDAGDetails)
 	authed("GET "+p+"/dags/{dag_id}/tasks", s.handleTasks)
 	authed("GET "+p+"/dags/{dag_id}/dagRuns", s.handleListRuns)
@@ -84,6 +86,45 @@ func (s *Server) handleDAG(w http.ResponseWriter, r *http.Request) {
 		s.dagNotFound(w, r.PathValue("dag_id"))
 		return
 	}
+	if s.version == 3 {
+		writeJSON(w, http.StatusOK, s.v2DAGOf(d))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.v1DAGOf(d))
+}
+
+// handlePatchDAG pauses or unpauses a DAG, the one field Airflow's REST API
+// lets a client change: update_mask, when given, may name only is_paused.
+func (s *Server) handlePatchDAG(w http.ResponseWriter, r *http.Request) {
+	for _, f := range r.URL.Query()["update_mask"] {
+		for _, name := range strings.Split(f, ",") {
+			if strings.TrimSpace(name) != "is_paused" {
+				s.badRequest(w, "Only `is_paused` field can be updated through the REST API")
+				return
+			}
+		}
+	}
+	b := readBody(r, false)
+	if !b.absent && len(b.errs) == 0 && !b.present("is_paused") {
+		b.errs = append(b.errs, valErr{Type: "missing", Loc: []any{"body", "is_paused"}, Msg: "Field required", Input: b.whole,
+			v1: "{'is_paused': ['Missing data for required field.']}"})
+	}
+	paused := b.boolean(s.version, "is_paused", false)
+	if s.version == 3 {
+		b.unknown()
+	}
+	if len(b.errs) > 0 {
+		s.invalid(w, b.errs)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.dags[r.PathValue("dag_id")]
+	if d == nil {
+		s.dagNotFound(w, r.PathValue("dag_id"))
+		return
+	}
+	d.Paused = paused
 	if s.version == 3 {
 		writeJSON(w, http.StatusOK, s.v2DAGOf(d))
 		return
