@@ -106,8 +106,10 @@ func (s *Server) handlePatchDAG(w http.ResponseWriter, r *http.Request) {
 	}
 	b := readBody(r, false)
 	if !b.absent && len(b.errs) == 0 && !b.present("is_paused") {
-		b.errs = append(b.errs, valErr{Type: "missing", Loc: []any{"body", "is_paused"}, Msg: "Field required", Input: b.whole,
-			v1: "{'is_paused': ['Missing data for required field.']}"})
+		b.errs = append(b.errs, valErr{
+			Type: "missing", Loc: []any{"body", "is_paused"}, Msg: "Field required", Input: b.whole,
+			v1: "{'is_paused': ['Missing data for required field.']}",
+		})
 	}
 	paused := b.boolean(s.version, "is_paused", false)
 	if s.version == 3 {
