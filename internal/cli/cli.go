@@ -127,6 +127,7 @@ func NewRootCmd(streams IO) *cobra.Command {
 		newTriageCmd(streams),
 		group(newIncidentsCmd(streams)),
 		group(newAuditCmd(streams)),
+		group(newActionsCmd(streams)), newDecideCmd(streams, true), newDecideCmd(streams, false), group(newApprovalsCmd(streams)),
 		group(newConfigCmd(streams)),
 		group(newBenchCmd(streams)),
 		newCalibrateCmd(streams),

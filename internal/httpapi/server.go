@@ -84,6 +84,9 @@ type Deps struct {
 	Memory MemoryFeedback
 	// Streams bounds the session event streams.
 	Streams StreamOptions
+	// Environment names the deployment (dev, staging, production); in
+	// production nobody may approve an action they requested.
+	Environment string
 	// Now is the clock; time.Now when nil.
 	Now     func() time.Time
 	Version string
@@ -105,6 +108,7 @@ type server struct {
 	ready           func(ctx context.Context) error
 	now             func() time.Time
 	version         string
+	environment     string
 	streams         StreamOptions
 	// streamSlots holds a token per open event stream.
 	streamSlots chan struct{}
@@ -139,7 +143,7 @@ func New(d Deps) (http.Handler, error) {
 	s := &server{
 		store: d.Store, events: d.Events, triage: d.Triage, memory: d.Memory, auth: auth,
 		maxBody: d.MaxBodyBytes, defaultInstance: d.DefaultInstance, instances: slices.Clone(d.Instances),
-		log: d.Logger, ready: d.Ready, now: d.Now, version: d.Version, mux: http.NewServeMux(),
+		log: d.Logger, ready: d.Ready, now: d.Now, version: d.Version, environment: d.Environment, mux: http.NewServeMux(),
 		streams: streams, streamSlots: make(chan struct{}, streams.MaxConcurrent),
 	}
 	if d.WebhookSecret.IsSet() {
@@ -177,6 +181,13 @@ func (s *server) routes(reg *prometheus.Registry) {
 	s.mux.Handle("POST /api/v1/incidents/{id}/feedback", s.api(config.RoleOperator, s.postFeedback))
 	s.mux.Handle("GET /api/v1/audit", s.api(config.RoleOperator, s.listAudit))
 	s.mux.Handle("GET /api/v1/audit/verify", s.api(config.RoleAdmin, s.verifyAudit))
+	s.mux.Handle("POST /api/v1/actions/pause", s.api(config.RoleOperator, s.postPause))
+	s.mux.Handle("POST /api/v1/actions/resume", s.api(config.RoleOperator, s.postResume))
+	s.mux.Handle("GET /api/v1/actions/status", s.api(config.RoleViewer, s.getActionsStatus))
+	s.mux.Handle("GET /api/v1/approvals", s.api(config.RoleViewer, s.listApprovals))
+	s.mux.Handle("GET /api/v1/approvals/{id}", s.api(config.RoleViewer, s.getApproval))
+	s.mux.Handle("POST /api/v1/approvals/{id}/approve", s.api(config.RoleOperator, s.postApprove))
+	s.mux.Handle("POST /api/v1/approvals/{id}/reject", s.api(config.RoleOperator, s.postReject))
 	s.mux.Handle("GET /api/v1/sessions/{id}", s.api(config.RoleViewer, s.getSession))
 	s.mux.Handle("GET /api/v1/sessions/{id}/events", s.api(config.RoleViewer, s.streamSessionEvents))
 	s.mux.Handle("GET /healthz", s.handle(s.healthz))

@@ -168,6 +168,53 @@ type Store interface {
 	// error.
 	MemoryRecordList(ctx context.Context, p *MemoryRecordListParams) ([]*memory.Record, error)
 
+	// ApprovalCreate stores a pending approval of a proposed action with an
+	// approval.requested audit entry, in one transaction, and returns it
+	// stored with created=true. While an approval with the same
+	// IdempotencyKey is pending and unexpired it is returned instead,
+	// unchanged, with created=false; a pending one past its expiry is
+	// marked expired first. ExpiresAt, IncidentID, Action, IdempotencyKey
+	// and RequestedBy are required (errors match incident.ErrInvalid).
+	ApprovalCreate(ctx context.Context, a *incident.Approval) (*incident.Approval, bool, error)
+	// ApprovalDecide approves or rejects a pending, unexpired approval and
+	// audits who decided, with which role and why, in one transaction. It
+	// enqueues nothing: executing an approved action is the caller's. A
+	// pending approval past its expiry is marked expired (and audited) and
+	// refused with an error matching ErrConflict; so is an approval already
+	// decided, the error saying who decided it and when. An approval by its
+	// own requester under ForbidSelfApproval matches ErrForbidden, an
+	// unknown id ErrNotFound.
+	ApprovalDecide(ctx context.Context, p *ApprovalDecideParams) (*incident.Approval, error)
+	ApprovalGet(ctx context.Context, id string) (*incident.Approval, error)
+	// ApprovalList lists approvals newest first, filtered by p.
+	ApprovalList(ctx context.Context, p *ApprovalListParams) ([]*incident.Approval, error)
+
+	// ActionBegin records that an action is about to run, under its
+	// idempotency key, with an action.started audit entry, and returns the
+	// run with begun=true. When the key is already stored it returns the
+	// stored run with begun=false and its Attempts raised: the caller must
+	// not act again, but check Airflow for what the first attempt did.
+	// Concurrent begins of one key begin it exactly once.
+	ActionBegin(ctx context.Context, r *incident.ActionRun) (*incident.ActionRun, bool, error)
+	// ActionFinish records how a started run ended, with an
+	// action.finished audit entry; a run already finished is refused with
+	// an error matching ErrConflict.
+	ActionFinish(ctx context.Context, p *ActionFinishParams) (*incident.ActionRun, error)
+	// ActionSetVerification records whether a run was seen to work, with
+	// an action.verified audit entry, once: a run already verified is
+	// refused with an error matching ErrConflict.
+	ActionSetVerification(ctx context.Context, p *ActionSetVerificationParams) (*incident.ActionRun, error)
+	ActionGet(ctx context.Context, idempotencyKey string) (*incident.ActionRun, error)
+	// RemediationCounters counts earlier action runs for the policy's
+	// budgets, rate limit and prior-failure rule.
+	RemediationCounters(ctx context.Context, p *CountersParams) (*RemediationCounts, error)
+
+	// KillSwitchGet returns the runtime kill switch; off when never set.
+	KillSwitchGet(ctx context.Context) (*KillSwitch, error)
+	// KillSwitchSet turns the kill switch on or off, with an
+	// actions.paused or actions.resumed audit entry, and returns it stored.
+	KillSwitchSet(ctx context.Context, p *KillSwitchSetParams) (*KillSwitch, error)
+
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

@@ -110,6 +110,14 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"AuditAppendConcurrent", testAuditAppendConcurrent},
 		{"AuditListFilters", testAuditListFilters},
 		{"AuditTamperDetected", testAuditTamperDetected},
+		{"ApprovalCreateIdempotent", testApprovalCreateIdempotent},
+		{"ApprovalDecide", testApprovalDecide},
+		{"ApprovalReplayRefused", testApprovalReplay},
+		{"ApprovalListFilters", testApprovalList},
+		{"ActionLifecycle", testActionLifecycle},
+		{"ActionBeginConcurrent", testActionBeginConcurrent},
+		{"RemediationCounters", testRemediationCounters},
+		{"KillSwitch", testKillSwitch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

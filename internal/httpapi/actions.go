@@ -1,0 +1,206 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/logscan"
+	"github.com/medic-sh/medic/internal/store"
+)
+
+// codeConflict is the error code of a change refused because of the state
+// it would change: an approval already decided or expired.
+const codeConflict = "conflict"
+
+// productionEnvironment is the environment in which nobody may approve
+// their own request.
+const productionEnvironment = "production"
+
+// reasonRequest is the body of the kill switch and approval decisions.
+type reasonRequest struct {
+	// Reason says why, for the audit trail.
+	Reason string `json:"reason"`
+}
+
+// decodeReason reads a reasonRequest, redacting the reason; required says
+// whether an empty one is refused, for says what it is for in messages.
+func (s *server) decodeReason(w http.ResponseWriter, r *http.Request, required bool, what string) (string, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return "", err
+	}
+	var req reasonRequest
+	if err := decodeStrict(body, &req); err != nil {
+		return "", err
+	}
+	reason := strings.TrimSpace(req.Reason)
+	switch {
+	case required && reason == "":
+		return "", &apiError{status: http.StatusBadRequest, code: codeInvalidPayload, message: "reason is required to " + what}
+	case utf8.RuneCountInString(reason) > maxReasonLen:
+		return "", &apiError{
+			status: http.StatusBadRequest, code: codeInvalidPayload,
+			message: fmt.Sprintf("reason is longer than %d characters: summarise it", maxReasonLen),
+		}
+	}
+	return logscan.Redact(reason), nil
+}
+
+// postPause turns the kill switch on: medic takes no action until resumed.
+func (s *server) postPause(w http.ResponseWriter, r *http.Request) error {
+	return s.setKillSwitch(w, r, true)
+}
+
+// postResume turns the kill switch off.
+func (s *server) postResume(w http.ResponseWriter, r *http.Request) error {
+	return s.setKillSwitch(w, r, false)
+}
+
+func (s *server) setKillSwitch(w http.ResponseWriter, r *http.Request, on bool) error {
+	reason, err := s.decodeReason(w, r, on, "pause medic's actions")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	who, _ := IdentityFromContext(ctx)
+	k, err := s.store.KillSwitchSet(ctx, &store.KillSwitchSetParams{On: on, By: who.Name, Reason: reason})
+	if err != nil {
+		return fmt.Errorf("set the kill switch on=%t: %w", on, err)
+	}
+	s.log.InfoContext(ctx, "kill switch set", "on", on, "actor", who.Name, "reason", reason, "request_id", requestIDFrom(ctx))
+	s.writeJSON(w, r, http.StatusOK, k)
+	return nil
+}
+
+// getActionsStatus answers the kill switch state.
+func (s *server) getActionsStatus(w http.ResponseWriter, r *http.Request) error {
+	k, err := s.store.KillSwitchGet(r.Context())
+	if err != nil {
+		return fmt.Errorf("read the kill switch: %w", err)
+	}
+	s.writeJSON(w, r, http.StatusOK, k)
+	return nil
+}
+
+// approvalPage is the body of GET /api/v1/approvals.
+type approvalPage struct {
+	Approvals []*incident.Approval `json:"approvals"`
+}
+
+// approvalParams are the query parameters GET /api/v1/approvals understands.
+var approvalParams = []string{"status", "incident_id", "limit"}
+
+// listApprovals lists approvals, newest first.
+func (s *server) listApprovals(w http.ResponseWriter, r *http.Request) error {
+	p, err := parseApprovalParams(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	list, err := s.store.ApprovalList(r.Context(), p)
+	if err != nil {
+		return fmt.Errorf("list approvals: %w", err)
+	}
+	if list == nil {
+		list = []*incident.Approval{}
+	}
+	s.writeJSON(w, r, http.StatusOK, approvalPage{Approvals: list})
+	return nil
+}
+
+func parseApprovalParams(q url.Values) (*store.ApprovalListParams, error) {
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(approvalParams, name):
+			return nil, badParam(name, fmt.Sprintf("unknown query parameter %q: known parameters are %s",
+				clip(name, 64), strings.Join(approvalParams, ", ")))
+		case len(q[name]) > 1:
+			return nil, badParam(name, name+" may be given only once")
+		}
+	}
+	p := &store.ApprovalListParams{Status: incident.ApprovalStatus(q.Get("status")), IncidentID: q.Get("incident_id")}
+	if p.Status != "" && !p.Status.Valid() {
+		return nil, badParam("status", fmt.Sprintf("status must be one of pending, approved, rejected, expired, executed, got %q",
+			clip(string(p.Status), 32)))
+	}
+	if len(p.IncidentID) > 200 {
+		return nil, badParam("incident_id", "incident_id is longer than 200 characters")
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, badParam("limit", fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", store.MaxListLimit, clip(v, 32)))
+		}
+		p.Limit = n
+	}
+	p.Limit = store.ClampLimit(p.Limit)
+	return p, nil
+}
+
+// getApproval answers one approval.
+func (s *server) getApproval(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	missing := notFound(fmt.Sprintf("approval %s not found", clip(id, 100)))
+	if len(id) > 200 {
+		return missing
+	}
+	a, err := s.store.ApprovalGet(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return missing
+	}
+	if err != nil {
+		return fmt.Errorf("get approval %s: %w", id, err)
+	}
+	s.writeJSON(w, r, http.StatusOK, a)
+	return nil
+}
+
+func (s *server) postApprove(w http.ResponseWriter, r *http.Request) error {
+	return s.decideApproval(w, r, true)
+}
+
+func (s *server) postReject(w http.ResponseWriter, r *http.Request) error {
+	return s.decideApproval(w, r, false)
+}
+
+// decideApproval approves or rejects a pending approval as the caller,
+// with the caller's role. It only records the decision: executing an
+// approved action is the executor's, not the request's.
+func (s *server) decideApproval(w http.ResponseWriter, r *http.Request, approve bool) error {
+	id := r.PathValue("id")
+	reason, err := s.decodeReason(w, r, !approve, "reject an approval")
+	if err != nil {
+		return err
+	}
+	missing := notFound(fmt.Sprintf("approval %s not found", clip(id, 100)))
+	if len(id) > 200 {
+		return missing
+	}
+	ctx := r.Context()
+	who, _ := IdentityFromContext(ctx)
+	a, err := s.store.ApprovalDecide(ctx, &store.ApprovalDecideParams{
+		ID: id, Approve: approve, By: who.Name, Role: string(who.Role), Reason: reason, Now: s.now(),
+		ForbidSelfApproval: s.environment == productionEnvironment,
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return missing
+	case errors.Is(err, store.ErrForbidden):
+		return &apiError{status: http.StatusForbidden, code: codeForbidden, message: err.Error(), err: err}
+	case errors.Is(err, store.ErrConflict):
+		return &apiError{status: http.StatusConflict, code: codeConflict, message: err.Error(), err: err}
+	case err != nil:
+		return fmt.Errorf("decide approval %s: %w", id, err)
+	}
+	s.log.InfoContext(ctx, "approval decided", "approval_id", a.ID, "incident_id", a.IncidentID, "status", a.Status,
+		"actor", who.Name, "role", who.Role, "request_id", requestIDFrom(ctx))
+	s.writeJSON(w, r, http.StatusOK, a)
+	return nil
+}

@@ -1,0 +1,293 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medic-sh/medic/internal/audit"
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/store"
+)
+
+const runColumns = `idempotency_key, incident_id, approval_id, action, params, dag_id, run_id, task_id, try_number,
+	status, attempts, request, response, started_at, finished_at, verification, verified_at`
+
+func scanRun(row rowScanner) (*incident.ActionRun, error) {
+	var (
+		r                  incident.ActionRun
+		params             sql.NullString
+		started            string
+		finished, verified sql.NullString
+	)
+	if err := row.Scan(&r.IdempotencyKey, &r.IncidentID, &r.ApprovalID, &r.Action, &params, &r.DagID, &r.RunID, &r.TaskID,
+		&r.TryNumber, &r.Status, &r.Attempts, &r.Request, &r.Response, &started, &finished, &r.Verification, &verified); err != nil {
+		return nil, err
+	}
+	r.Params, r.StartedAt, r.FinishedAt, r.VerifiedAt = nullJSON(params), parseTime(started), parseNullTime(finished), parseNullTime(verified)
+	return &r, nil
+}
+
+func getRun(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, key string,
+) (*incident.ActionRun, error) {
+	r, err := scanRun(q.QueryRowContext(ctx, `SELECT `+runColumns+` FROM action_runs WHERE idempotency_key = ?`, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("action run %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read action run %s: %w", key, err)
+	}
+	return r, nil
+}
+
+func runDetail(r *incident.ActionRun) map[string]string {
+	m := map[string]string{"idempotency_key": r.IdempotencyKey, "action": r.Action, "dag_id": r.DagID, "run_id": r.RunID}
+	if r.TaskID != "" {
+		m["task_id"] = r.TaskID
+	}
+	if r.ApprovalID != "" {
+		m["approval_id"] = r.ApprovalID
+	}
+	return m
+}
+
+// ActionBegin implements store.Store. The insert and the read of an
+// existing run share the single writer's transaction, so concurrent begins
+// of one key cannot both insert.
+func (s *Store) ActionBegin(ctx context.Context, r *incident.ActionRun) (*incident.ActionRun, bool, error) {
+	var errs []error
+	for _, f := range []struct{ name, v string }{
+		{"idempotency key", r.IdempotencyKey}, {"incident id", r.IncidentID}, {"action", r.Action}, {"DAG id", r.DagID}, {"run id", r.RunID},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			errs = append(errs, fmt.Errorf("action run %s is required: %w", f.name, incident.ErrInvalid))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, false, err
+	}
+	out := *r
+	out.Status, out.Attempts, out.Response, out.FinishedAt = incident.RunStarted, 1, "", nil
+	out.Verification, out.VerifiedAt = incident.VerificationPending, nil
+	out.StartedAt = s.now().UTC()
+	var stored *incident.ActionRun
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO action_runs (idempotency_key, incident_id, approval_id, action, params, dag_id, run_id,
+			task_id, try_number, status, attempts, request, started_at, verification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
+			ON CONFLICT (idempotency_key) DO NOTHING`,
+			out.IdempotencyKey, out.IncidentID, out.ApprovalID, out.Action, jsonArg(out.Params), out.DagID, out.RunID, out.TaskID,
+			out.TryNumber, out.Status, out.Request, fmtTime(out.StartedAt), out.Verification)
+		if err != nil {
+			return fmt.Errorf("begin action run %s: %w", out.IdempotencyKey, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("begin action run %s: %w", out.IdempotencyKey, err)
+		} else if n == 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE action_runs SET attempts = attempts + 1 WHERE idempotency_key = ?`, out.IdempotencyKey); err != nil {
+				return fmt.Errorf("count a repeated begin of action run %s: %w", out.IdempotencyKey, err)
+			}
+			stored, err = getRun(ctx, tx, out.IdempotencyKey)
+			return err
+		}
+		actor := "medic"
+		if out.ApprovalID != "" {
+			actor = "medic (approved)"
+		}
+		return auditDetail(ctx, tx, out.StartedAt, actor, "action.started", out.IncidentID, &audit.Detail{
+			Executed: &audit.Execution{Request: out.Request}, Update: runDetail(&out),
+		})
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if stored != nil {
+		return stored, false, nil
+	}
+	return &out, true, nil
+}
+
+// ActionFinish implements store.Store.
+func (s *Store) ActionFinish(ctx context.Context, p *store.ActionFinishParams) (*incident.ActionRun, error) {
+	if !p.Status.Final() {
+		return nil, fmt.Errorf("finish action run %s: status %q is not succeeded, failed or unknown: %w", p.IdempotencyKey, p.Status, incident.ErrInvalid)
+	}
+	var out *incident.ActionRun
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := getRun(ctx, tx, p.IdempotencyKey)
+		if err != nil {
+			return err
+		}
+		if r.Status.Final() {
+			return fmt.Errorf("action run %s already finished %s at %s: %w", r.IdempotencyKey, r.Status, fmtDecided(r.FinishedAt), store.ErrConflict)
+		}
+		now := s.now().UTC()
+		r.Status, r.Response, r.FinishedAt = p.Status, p.Response, &now
+		if _, err := tx.ExecContext(ctx, `UPDATE action_runs SET status = ?, response = ?, finished_at = ? WHERE idempotency_key = ?`,
+			r.Status, r.Response, fmtTime(now), r.IdempotencyKey); err != nil {
+			return fmt.Errorf("finish action run %s: %w", r.IdempotencyKey, err)
+		}
+		out = r
+		d := runDetail(r)
+		d["status"] = string(r.Status)
+		return auditDetail(ctx, tx, now, "medic", "action.finished", r.IncidentID, &audit.Detail{
+			Executed: &audit.Execution{Request: r.Request, Response: r.Response}, Update: d,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ActionSetVerification implements store.Store.
+func (s *Store) ActionSetVerification(ctx context.Context, p *store.ActionSetVerificationParams) (*incident.ActionRun, error) {
+	switch p.Verification {
+	case incident.VerificationVerified, incident.VerificationFailed, incident.VerificationEscalated:
+	default:
+		return nil, fmt.Errorf("verify action run %s: verification %q is not verified, failed or escalated: %w",
+			p.IdempotencyKey, p.Verification, incident.ErrInvalid)
+	}
+	var out *incident.ActionRun
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		r, err := getRun(ctx, tx, p.IdempotencyKey)
+		if err != nil {
+			return err
+		}
+		if r.Verification != incident.VerificationPending {
+			return fmt.Errorf("action run %s was already %s at %s: %w", r.IdempotencyKey, r.Verification, fmtDecided(r.VerifiedAt), store.ErrConflict)
+		}
+		now := s.now().UTC()
+		r.Verification, r.VerifiedAt = p.Verification, &now
+		if _, err := tx.ExecContext(ctx, `UPDATE action_runs SET verification = ?, verified_at = ? WHERE idempotency_key = ?`,
+			r.Verification, fmtTime(now), r.IdempotencyKey); err != nil {
+			return fmt.Errorf("verify action run %s: %w", r.IdempotencyKey, err)
+		}
+		out = r
+		return auditDetail(ctx, tx, now, "medic", "action.verified", r.IncidentID, &audit.Detail{
+			Verification: &audit.Verification{Outcome: string(r.Verification), Detail: p.Detail}, Update: runDetail(r),
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ActionGet implements store.Store.
+func (s *Store) ActionGet(ctx context.Context, key string) (*incident.ActionRun, error) {
+	return getRun(ctx, s.reader, key)
+}
+
+// RemediationCounters implements store.Store.
+func (s *Store) RemediationCounters(ctx context.Context, p *store.CountersParams) (*store.RemediationCounts, error) {
+	now := p.Now
+	if now.IsZero() {
+		now = s.now()
+	}
+	now = now.UTC()
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	ti := `SELECT count(*) FROM action_runs WHERE dag_id = ? AND run_id = ? AND task_id = ?`
+	tiArgs := []any{p.DagID, p.RunID, p.TaskID}
+	if p.TryNumber > 0 {
+		ti += ` AND try_number = ?`
+		tiArgs = append(tiArgs, p.TryNumber)
+	}
+	var (
+		out   store.RemediationCounts
+		prior int
+	)
+	queries := []struct {
+		name string
+		q    string
+		args []any
+		dst  *int
+	}{
+		{"task instance attempts", ti, tiArgs, &out.TaskInstanceAttempts},
+		{
+			"runs on the DAG today", `SELECT count(*) FROM action_runs WHERE dag_id = ? AND started_at >= ? AND started_at <= ?`,
+			[]any{p.DagID, fmtTime(midnight), fmtTime(now)},
+			&out.DagToday,
+		},
+		{
+			"prior failed verification", `SELECT count(*) FROM action_runs WHERE incident_id = ? AND action = ? AND verification = ?`,
+			[]any{p.IncidentID, p.Action, incident.VerificationFailed},
+			&prior,
+		},
+	}
+	if p.RateWindow > 0 {
+		queries = append(queries, struct {
+			name string
+			q    string
+			args []any
+			dst  *int
+		}{
+			"runs in the rate window", `SELECT count(*) FROM action_runs WHERE started_at > ? AND started_at <= ?`,
+			[]any{fmtTime(now.Add(-p.RateWindow)), fmtTime(now)},
+			&out.InRateWindow,
+		})
+	}
+	for _, q := range queries {
+		if err := s.reader.QueryRowContext(ctx, q.q, q.args...).Scan(q.dst); err != nil {
+			return nil, fmt.Errorf("count %s for %s/%s: %w", q.name, p.DagID, p.RunID, err)
+		}
+	}
+	out.PriorFailedVerification = prior > 0
+	return &out, nil
+}
+
+// KillSwitchGet implements store.Store.
+func (s *Store) KillSwitchGet(ctx context.Context) (*store.KillSwitch, error) {
+	var (
+		k  store.KillSwitch
+		on int
+		at string
+	)
+	err := s.reader.QueryRowContext(ctx, `SELECT is_on, set_by, reason, at FROM kill_switch WHERE id = 1`).Scan(&on, &k.By, &k.Reason, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return &store.KillSwitch{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the kill switch: %w", err)
+	}
+	k.On, k.At = on != 0, parseTime(at)
+	return &k, nil
+}
+
+// KillSwitchSet implements store.Store.
+func (s *Store) KillSwitchSet(ctx context.Context, p *store.KillSwitchSetParams) (*store.KillSwitch, error) {
+	if strings.TrimSpace(p.By) == "" {
+		return nil, fmt.Errorf("set the kill switch: who sets it is required: %w", incident.ErrInvalid)
+	}
+	k := &store.KillSwitch{On: p.On, By: p.By, Reason: p.Reason, At: s.now().UTC()}
+	action := "actions.resumed"
+	if k.On {
+		action = "actions.paused"
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO kill_switch (id, is_on, set_by, reason, at) VALUES (1, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET is_on = excluded.is_on, set_by = excluded.set_by, reason = excluded.reason, at = excluded.at`,
+			boolInt(k.On), k.By, k.Reason, fmtTime(k.At)); err != nil {
+			return fmt.Errorf("set the kill switch: %w", err)
+		}
+		return auditDetail(ctx, tx, k.At, k.By, action, "", &audit.Detail{
+			RequestedBy: k.By, Reason: k.Reason, Update: map[string]string{"kill_switch": strconv.FormatBool(k.On)},
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
