@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/medic-sh/medic/internal/airflow"
 	"github.com/medic-sh/medic/internal/airflow/airflowsim"
 	"github.com/medic-sh/medic/internal/remediate"
+	"github.com/medic-sh/medic/internal/store/sqlite"
 )
 
 // memLedger is an in-process Ledger for these tests; the store's ledger is
@@ -211,4 +213,54 @@ func TestExecuteRefusesWhatIsNotAnAirflowAction(t *testing.T) {
 	d.IdempotencyKey = ""
 	_, err = f.x.Execute(context.Background(), d, tg)
 	require.ErrorContains(t, err, "idempotency key")
+}
+
+// TestExecuteWithTheStoreLedger runs the never-twice paths against the
+// SQLite store's action runs, as medic does.
+func TestExecuteWithTheStoreLedger(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "medic.db")})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	f := newFixture(t)
+	ledger := remediate.StoreLedger{Store: st}
+	f.x.Ledger = ledger
+
+	// A clear, asked for three times, happens once.
+	tg := f.failLoad(t, "manual__1", airflowsim.Failure("boom again"))
+	d := decision(t, remediate.ClearFailedTasks, tg)
+	for range 3 {
+		r, err := f.x.Execute(ctx, d, tg)
+		require.NoError(t, err)
+		require.Equal(t, remediate.RunSucceeded, r.Status)
+	}
+	require.Equal(t, 2, f.try(t, tg).TryNumber)
+	stored, err := st.ActionGet(ctx, d.IdempotencyKey)
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", string(stored.Status))
+	require.Equal(t, "manual__1", stored.RunID)
+
+	// A crash after Airflow accepted the clear: settled, not repeated.
+	tg2 := f.failLoad(t, "manual__2", airflowsim.Failure("boom again"))
+	d2 := decision(t, remediate.ClearFailedTasks, tg2)
+	_, begun, err := ledger.Begin(ctx, &remediate.Run{Key: d2.IdempotencyKey, Action: d2.Action, Target: tg2, Status: remediate.RunStarted})
+	require.NoError(t, err)
+	require.True(t, begun)
+	_, err = f.client.ClearTaskInstances(ctx, tg2.DagID, airflow.ClearRequest{RunID: tg2.RunID, TaskIDs: []string{"load"}, OnlyFailed: true})
+	require.NoError(t, err)
+	r, err := f.x.Execute(ctx, d2, tg2)
+	require.NoError(t, err)
+	require.Contains(t, r.Summary, "already cleared")
+	require.Equal(t, 2, f.try(t, tg2).TryNumber)
+
+	// A trigger's new run id survives the round trip through the store.
+	tt := remediate.Target{IncidentID: "inc_2", DagID: "orders_etl", RunID: "manual__1"} // the run the incident is about
+	dt := decision(t, remediate.TriggerDagRun, tt)
+	first, err := f.x.Execute(ctx, dt, tt)
+	require.NoError(t, err)
+	again, err := f.x.Execute(ctx, dt, tt)
+	require.NoError(t, err)
+	require.NotEmpty(t, first.NewRunID)
+	require.Equal(t, first.NewRunID, again.NewRunID)
 }
