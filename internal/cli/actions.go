@@ -102,8 +102,7 @@ func newActionsStatusCmd(streams IO) *cobra.Command {
 
 func writeKillSwitch(streams IO, raw json.RawMessage, asJSON bool) error {
 	if asJSON {
-		_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
-		return err
+		return writeRaw(streams.Out, raw)
 	}
 	var k killSwitch
 	if err := json.Unmarshal(raw, &k); err != nil {
@@ -158,8 +157,7 @@ func newDecideCmd(streams IO, approve bool) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
-				return err
+				return writeRaw(streams.Out, raw)
 			}
 			var a incident.Approval
 			if err := json.Unmarshal(raw, &a); err != nil {
@@ -213,8 +211,7 @@ func newApprovalsListCmd(streams IO) *cobra.Command {
 				return err
 			}
 			if o.asJSON {
-				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
-				return err
+				return writeRaw(streams.Out, raw)
 			}
 			var page struct {
 				Approvals []*incident.Approval `json:"approvals"`

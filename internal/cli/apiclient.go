@@ -240,3 +240,19 @@ func streamCause(ctx context.Context, err error) error {
 	}
 	return err
 }
+
+// printJSON sends the request and prints the API's JSON answer exactly as
+// it came, on one line: what every --json flag promises.
+func (c *apiClient) printJSON(ctx context.Context, method, path string, body any, w io.Writer) error {
+	var raw json.RawMessage
+	if err := c.do(ctx, method, path, body, &raw); err != nil {
+		return err
+	}
+	return writeRaw(w, raw)
+}
+
+// writeRaw prints an answer already read, trimmed, on one line.
+func writeRaw(w io.Writer, raw json.RawMessage) error {
+	_, err := fmt.Fprintln(w, strings.TrimSpace(string(raw)))
+	return err
+}

@@ -55,12 +55,7 @@ func newAuditListCmd(streams IO) *cobra.Command {
 				return err
 			}
 			if o.asJSON {
-				var raw json.RawMessage
-				if err := c.do(cmd.Context(), "GET", path, nil, &raw); err != nil {
-					return err
-				}
-				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
-				return err
+				return c.printJSON(cmd.Context(), "GET", path, nil, streams.Out)
 			}
 			var page auditPage
 			if err := c.do(cmd.Context(), "GET", path, nil, &page); err != nil {

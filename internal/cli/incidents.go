@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -85,12 +83,7 @@ func newIncidentsListCmd(streams IO) *cobra.Command {
 				path += "?" + q.Encode()
 			}
 			if asJSON {
-				var raw json.RawMessage
-				if err := c.do(cmd.Context(), "GET", path, nil, &raw); err != nil {
-					return err
-				}
-				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
-				return err
+				return c.printJSON(cmd.Context(), "GET", path, nil, streams.Out)
 			}
 			var page incidentPage
 			if err := c.do(cmd.Context(), "GET", path, nil, &page); err != nil {
@@ -142,12 +135,7 @@ func newIncidentsShowCmd(streams IO) *cobra.Command {
 			}
 			path := "/api/v1/incidents/" + url.PathEscape(args[0])
 			if asJSON {
-				var raw json.RawMessage
-				if err := c.do(cmd.Context(), "GET", path, nil, &raw); err != nil {
-					return err
-				}
-				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
-				return err
+				return c.printJSON(cmd.Context(), "GET", path, nil, streams.Out)
 			}
 			var d incidentDetail
 			if err := c.do(cmd.Context(), "GET", path, nil, &d); err != nil {
@@ -201,12 +189,7 @@ func newIncidentsFeedbackCmd(streams IO) *cobra.Command {
 			}
 			path := "/api/v1/incidents/" + url.PathEscape(args[0]) + "/feedback"
 			if asJSON {
-				var raw json.RawMessage
-				if err := c.do(cmd.Context(), "POST", path, body, &raw); err != nil {
-					return err
-				}
-				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
-				return err
+				return c.printJSON(cmd.Context(), "POST", path, body, streams.Out)
 			}
 			var acc feedbackAccepted
 			if err := c.do(cmd.Context(), "POST", path, body, &acc); err != nil {

@@ -76,12 +76,7 @@ func newTriageCmd(streams IO) *cobra.Command {
 			path := "/api/v1/incidents/" + url.PathEscape(acc.IncidentID)
 			if asJSON {
 				// Exactly what the API answers, like incidents show --json.
-				var raw json.RawMessage
-				if err := c.do(ctx, "GET", path, nil, &raw); err != nil {
-					return err
-				}
-				_, err := fmt.Fprintln(streams.Out, strings.TrimSpace(string(raw)))
-				return err
+				return c.printJSON(ctx, "GET", path, nil, streams.Out)
 			}
 			var d incidentDetail
 			if err := c.do(ctx, "GET", path, nil, &d); err != nil {
