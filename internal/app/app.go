@@ -150,6 +150,10 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	investigate.AddWorkers(workers, a.investigator)
+	if err := a.addRemediation(cfg, workers, opts); err != nil {
+		_ = a.Stop(ctx)
+		return nil, err
+	}
 	var notifiers []notify.Notifier
 	if cfg.Notify.Console.Enabled {
 		notifiers = append(notifiers, console.New(opts.Stdout))
@@ -176,6 +180,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		WebhookSecret: cfg.Ingest.Webhook.Secret, MaxBodyBytes: cfg.Ingest.Webhook.MaxBodyBytes,
 		DefaultInstance: a.instances.defaultName(), Instances: a.instances.names(),
 		Logger: opts.Logger, Registry: reg, Ready: a.ready, Now: opts.Now, Version: opts.Version,
+		Environment: cfg.Environment,
 	})
 	if err != nil {
 		_ = a.Stop(ctx)

@@ -146,7 +146,7 @@ func waitTriaged(t *testing.T, st store.Store, want int) []*incident.Incident {
 			return false
 		}
 		for _, in := range list.Incidents {
-			if in.TriagedAt == nil || in.NotifiedAt == nil {
+			if !in.Decided() || in.NotifiedAt == nil {
 				return false
 			}
 		}
@@ -346,7 +346,7 @@ func TestCrashBeforeTriageFinishesCompletesOnceAfterRestart(t *testing.T) {
 
 	ctx := context.Background()
 	require.Equal(t, map[string]map[string]int{
-		"root":           {"resolve": 1, "run_summary": 1, "failed_tasks": 1},
+		"root":           {"resolve": 1, "run_summary": 1, "failed_tasks": 1, "remediate.decision": 1},
 		"log-analyzer":   {"frequency": 1, "log_excerpt": 1, "history": 1, "memory": 1},
 		"query-profiler": {"warehouse": 1},
 		"owner-notifier": {"owners": 1},

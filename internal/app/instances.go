@@ -9,6 +9,7 @@ import (
 
 	"github.com/medic-sh/medic/internal/airflow"
 	"github.com/medic-sh/medic/internal/config"
+	"github.com/medic-sh/medic/internal/remediate"
 	"github.com/medic-sh/medic/internal/triage"
 )
 
@@ -38,6 +39,15 @@ func newInstances(cfgs []config.AirflowInstance, hc *http.Client, logger *slog.L
 }
 
 func (in *instances) Instance(name string) (triage.Airflow, bool) {
+	c, ok := in.clients[name]
+	if !ok {
+		return nil, false
+	}
+	return c, true
+}
+
+// Airflow is the instance's client for remediation.
+func (in *instances) Airflow(name string) (remediate.Airflow, bool) {
 	c, ok := in.clients[name]
 	if !ok {
 		return nil, false

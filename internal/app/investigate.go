@@ -58,7 +58,7 @@ func newInvestigator(ctx context.Context, cfg *config.Config, st store.Store, ru
 		Store: st, Triage: runner, Agents: set, Engines: engines,
 		Options: investigate.Options{
 			Deadline: cfg.Investigate.Deadline, SpecialistTimeout: cfg.Investigate.SpecialistTimeout,
-			Runbook: cfg.Investigate.Runbook, Metrics: triage.NewMetrics(reg),
+			Runbook: cfg.Investigate.Runbook, Metrics: triage.NewMetrics(reg), Remediate: true,
 		},
 		Logger: opts.Logger, Now: opts.Now,
 	}

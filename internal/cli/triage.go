@@ -117,7 +117,7 @@ func waitForSession(ctx context.Context, c *apiClient, acc triageAccepted, timeo
 			if err := c.do(ctx, "GET", "/api/v1/incidents/"+url.PathEscape(acc.IncidentID), nil, &d); err != nil {
 				return err
 			}
-			if d.Incident != nil && d.Incident.TriagedAt != nil {
+			if d.Incident != nil && d.Incident.Decided() {
 				return nil
 			}
 		}

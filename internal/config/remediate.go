@@ -44,6 +44,8 @@ type Remediate struct {
 	Backoff RemediateBackoff `yaml:"backoff"`
 	// Wait configures wait_for_upstream_then_retry.
 	Wait RemediateWait `yaml:"wait"`
+	// Verify configures how often an action's outcome is checked.
+	Verify RemediateVerify `yaml:"verify"`
 	// ConfSchemas maps DAG id globs to the JSON Schema that trigger_dag_run
 	// conf must match: a file path (relative to the configuration file) or
 	// an inline JSON object. A DAG with no schema cannot be triggered.
@@ -125,6 +127,12 @@ type RemediateBackoff struct {
 	Max  time.Duration `yaml:"max"`
 }
 
+// RemediateVerify configures verification: Airflow is polled every
+// PollInterval until the action's window (from the registry) passes.
+type RemediateVerify struct {
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
 // RemediateWait configures how wait_for_upstream_then_retry polls.
 type RemediateWait struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
@@ -158,6 +166,7 @@ func defaultRemediate() Remediate {
 		Approvals: RemediateApprovals{Expiry: time.Hour},
 		Backoff:   RemediateBackoff{Base: 5 * time.Minute, Max: time.Hour},
 		Wait:      RemediateWait{PollInterval: time.Minute, Timeout: 2 * time.Hour},
+		Verify:    RemediateVerify{PollInterval: 30 * time.Second},
 	}
 }
 
@@ -221,6 +230,7 @@ func (r Remediate) validate(v *validator) {
 		v.add(p+".backoff.max", "must be at least remediate.backoff.base (%s), got %s", r.Backoff.Base, r.Backoff.Max)
 	}
 	v.positive(p+".wait.poll_interval", r.Wait.PollInterval)
+	v.positive(p+".verify.poll_interval", r.Verify.PollInterval)
 	if r.Wait.Timeout < r.Wait.PollInterval {
 		v.add(p+".wait.timeout", "must be at least remediate.wait.poll_interval (%s), got %s", r.Wait.PollInterval, r.Wait.Timeout)
 	}

@@ -116,12 +116,16 @@ func summarize(ctx context.Context, st store.Store, want int) (*Result, bool, er
 	}
 	res := &Result{Incidents: page.Total}
 	var durations []float64
+	undecided := 0
 	for i := len(page.Incidents) - 1; i >= 0; i-- {
 		r, err := report.Load(ctx, st, page.Incidents[i].ID, "")
 		if err != nil {
 			return nil, false, err
 		}
 		inc := r.Incident
+		if !inc.Decided() {
+			undecided++
+		}
 		if inc.TriagedAt != nil {
 			res.Triaged++
 			durations = append(durations, float64(r.TriageDuration.Microseconds())/1000)
@@ -146,7 +150,7 @@ func summarize(ctx context.Context, st store.Store, want int) (*Result, bool, er
 		}
 		res.MaxTriageMS = durations[n-1]
 	}
-	done := res.Incidents >= want && res.Triaged == res.Incidents && res.Notified == res.Incidents
+	done := res.Incidents >= want && res.Triaged == res.Incidents && res.Notified == res.Incidents && undecided == 0
 	return res, done, nil
 }
 

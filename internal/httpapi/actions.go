@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -28,30 +30,49 @@ const productionEnvironment = "production"
 type reasonRequest struct {
 	// Reason says why, for the audit trail.
 	Reason string `json:"reason"`
+	// Params, on an approval only, replace the proposed action's
+	// parameters (an edited trigger conf: {"conf": {...}}); medic checks
+	// them again, against the DAG's conf schema, before it acts.
+	Params json.RawMessage `json:"params,omitempty"`
 }
 
 // decodeReason reads a reasonRequest, redacting the reason; required says
 // whether an empty one is refused, for says what it is for in messages.
 func (s *server) decodeReason(w http.ResponseWriter, r *http.Request, required bool, what string) (string, error) {
-	body, err := s.readBody(w, r)
+	req, err := s.decodeDecision(w, r, required, what, false)
 	if err != nil {
 		return "", err
 	}
+	return req.Reason, nil
+}
+
+// decodeDecision reads a reasonRequest with its reason redacted; params
+// says whether edited parameters are allowed.
+func (s *server) decodeDecision(w http.ResponseWriter, r *http.Request, required bool, what string, params bool) (*reasonRequest, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
 	var req reasonRequest
 	if err := decodeStrict(body, &req); err != nil {
-		return "", err
+		return nil, err
 	}
 	reason := strings.TrimSpace(req.Reason)
 	switch {
 	case required && reason == "":
-		return "", &apiError{status: http.StatusBadRequest, code: codeInvalidPayload, message: "reason is required to " + what}
+		return nil, &apiError{status: http.StatusBadRequest, code: codeInvalidPayload, message: "reason is required to " + what}
 	case utf8.RuneCountInString(reason) > maxReasonLen:
-		return "", &apiError{
+		return nil, &apiError{
 			status: http.StatusBadRequest, code: codeInvalidPayload,
 			message: fmt.Sprintf("reason is longer than %d characters: summarise it", maxReasonLen),
 		}
+	case len(req.Params) > 0 && !params:
+		return nil, &apiError{status: http.StatusBadRequest, code: codeInvalidPayload, message: "params can only be given when approving"}
+	case len(req.Params) > 0 && (len(bytes.TrimSpace(req.Params)) == 0 || bytes.TrimSpace(req.Params)[0] != '{'):
+		return nil, &apiError{status: http.StatusBadRequest, code: codeInvalidPayload, message: `params must be a JSON object, such as {"conf": {"date": "2026-05-01"}}`}
 	}
-	return logscan.Redact(reason), nil
+	req.Reason = logscan.Redact(reason)
+	return &req, nil
 }
 
 // postPause turns the kill switch on: medic takes no action until resumed.
@@ -171,14 +192,16 @@ func (s *server) postReject(w http.ResponseWriter, r *http.Request) error {
 }
 
 // decideApproval approves or rejects a pending approval as the caller,
-// with the caller's role. It only records the decision: executing an
-// approved action is the executor's, not the request's.
+// with the caller's role. It records the decision and, for an approval,
+// the job that executes it (in the same transaction): the action itself
+// runs in the background, checked by the policy again just before.
 func (s *server) decideApproval(w http.ResponseWriter, r *http.Request, approve bool) error {
 	id := r.PathValue("id")
-	reason, err := s.decodeReason(w, r, !approve, "reject an approval")
+	req, err := s.decodeDecision(w, r, !approve, "reject an approval", approve)
 	if err != nil {
 		return err
 	}
+	reason := req.Reason
 	missing := notFound(fmt.Sprintf("approval %s not found", clip(id, 100)))
 	if len(id) > 200 {
 		return missing
@@ -187,7 +210,7 @@ func (s *server) decideApproval(w http.ResponseWriter, r *http.Request, approve 
 	who, _ := IdentityFromContext(ctx)
 	a, err := s.store.ApprovalDecide(ctx, &store.ApprovalDecideParams{
 		ID: id, Approve: approve, By: who.Name, Role: string(who.Role), Reason: reason, Now: s.now(),
-		ForbidSelfApproval: s.environment == productionEnvironment,
+		ForbidSelfApproval: s.environment == productionEnvironment, Params: req.Params,
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):

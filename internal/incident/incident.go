@@ -45,6 +45,12 @@ var ErrTransition = errors.New("transition not allowed")
 // Valid reports whether s is a known state.
 func (s State) Valid() bool { _, ok := transitions[s]; return ok }
 
+// Decided reports whether the incident's triage completed and remediation
+// moved it on from investigating (to a proposal, an action, or a person).
+func (in *Incident) Decided() bool {
+	return in.TriagedAt != nil && in.State != StateInvestigating && in.State != StateOpen
+}
+
 // Terminal reports whether medic does no further work on an incident in s.
 func (s State) Terminal() bool { return s == StateResolved || s == StateEscalated }
 

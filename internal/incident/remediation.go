@@ -114,4 +114,17 @@ type ActionRun struct {
 	FinishedAt   *time.Time   `json:"finished_at,omitempty"`
 	Verification Verification `json:"verification"`
 	VerifiedAt   *time.Time   `json:"verified_at,omitempty"`
+	// Limits, when set on a run being begun, are checked atomically with
+	// the begin; they are not stored.
+	Limits *ActionLimits `json:"-"`
+}
+
+// ActionLimits are the policy's budgets and rate limit, enforced when a run
+// begins so that concurrent decisions can never overshoot them together.
+// Zero fields do not limit.
+type ActionLimits struct {
+	PerTaskInstance int
+	PerDagPerDay    int
+	RateActions     int
+	RateWindow      time.Duration
 }

@@ -94,6 +94,9 @@ const (
 	FindingFrequency   FindingKind = "frequency"
 	FindingLogExcerpt  FindingKind = "log_excerpt"
 	FindingHistory     FindingKind = "history"
+	// FindingRemediation is the policy's decision about an incident,
+	// recorded once on its root session.
+	FindingRemediation FindingKind = "remediation"
 )
 
 // Finding is a structured result of one investigation step.

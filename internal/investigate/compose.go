@@ -117,12 +117,18 @@ func (inv *Investigator) settle(ctx context.Context, root *incident.Session) ([]
 }
 
 // complete completes the incident's triage with the report's summary and
-// severity; the incident goes to a person (escalated), as triage does.
+// severity. With remediation on, the policy decides what happens next;
+// otherwise, or when the investigation failed, the incident goes to a
+// person (escalated).
 func (inv *Investigator) complete(ctx context.Context, inc *incident.Incident, rootID string, rep *Report) error {
-	res, err := inv.store.TriageComplete(ctx, &store.TriageCompleteParams{
+	p := &store.TriageCompleteParams{
 		IncidentID: inc.ID, SessionID: rootID, Status: rep.Status, Summary: rep.Summary,
 		Severity: rep.Severity, State: incident.StateEscalated,
-	})
+	}
+	if inv.opts.Remediate && rep.Status != incident.SessionFailed {
+		p.State, p.Remediate = "", true
+	}
+	res, err := inv.store.TriageComplete(ctx, p)
 	if err != nil {
 		return fmt.Errorf("compose %s: %w", inc.ID, err)
 	}

@@ -31,6 +31,10 @@ type Options struct {
 	Runbook func(values map[string]string) string
 	// Metrics, when set, counts completed triage and its duration.
 	Metrics *triage.Metrics
+	// Remediate hands each composed report to the remediation policy (a
+	// RemediateJobArgs job) instead of escalating it at once; the
+	// incident stays investigating until the policy decides.
+	Remediate bool
 }
 
 // Deps are what an Investigator is built from.

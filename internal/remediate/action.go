@@ -200,6 +200,16 @@ func Resolve(s string) (Name, bool) {
 	return "", false
 }
 
+// Remediation names action n in the diagnosis vocabulary that the failure
+// memory records (clear_failed_tasks is a "retry"); actions with no
+// equivalent keep their own name.
+func Remediation(n Name) string {
+	if n == ClearFailedTasks {
+		return string(classify.Retry)
+	}
+	return string(n)
+}
+
 // Unmet returns the names of a's preconditions that f does not meet.
 func (a Action) Unmet(f Facts) []string {
 	var out []string

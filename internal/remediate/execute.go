@@ -2,11 +2,14 @@ package remediate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/medic-sh/medic/internal/airflow"
+	"github.com/medic-sh/medic/internal/incident"
 )
 
 // Airflow is what executing and verifying an action needs from one Airflow
@@ -18,6 +21,18 @@ type Airflow interface {
 	GetTaskInstance(ctx context.Context, dagID, runID, taskID string) (*airflow.TaskInstance, error)
 	GetDagRun(ctx context.Context, dagID, runID string) (*airflow.DagRun, error)
 	GetDag(ctx context.Context, dagID string) (*airflow.Dag, error)
+	SetVariable(ctx context.Context, key, value, description string) error
+	ListTaskInstances(ctx context.Context, dagID, runID string) ([]airflow.TaskInstance, error)
+	ListDagRuns(ctx context.Context, dagID string, q airflow.RunQuery) ([]airflow.DagRun, error)
+}
+
+// ResourcesVariable is the Airflow Variable retry_with_more_resources
+// writes its override to before clearing: Airflow's clear takes no pool,
+// queue or executor_config, so medic's cluster policy
+// (integrations/airflow/medic_policy.py) applies the Variable to the
+// task's next try, and verification checks that it did.
+func ResourcesVariable(dagID, taskID string) string {
+	return "medic_resources." + dagID + "." + taskID
 }
 
 // RunStatus is how far an action run got.
@@ -42,6 +57,10 @@ type Run struct {
 	Summary string `json:"summary,omitempty"`
 	// NewRunID is the run a trigger created.
 	NewRunID string `json:"new_run_id,omitempty"`
+	// Params are the action's parameters, as recorded.
+	Params json.RawMessage `json:"params,omitempty"`
+	// Limits are checked by the ledger as the run begins.
+	Limits *incident.ActionLimits `json:"-"`
 }
 
 // Ledger records action runs so that no action is done twice: Begin
@@ -59,6 +78,9 @@ type Ledger interface {
 type Executor struct {
 	Airflow Airflow
 	Ledger  Ledger
+	// Limits, when set, are the budgets and rate limit the ledger enforces
+	// as each run begins (Policy.Limits).
+	Limits *incident.ActionLimits
 }
 
 // ErrNotExecutable is returned for a decision that does not act on Airflow
@@ -95,7 +117,8 @@ func (x *Executor) Execute(ctx context.Context, d Decision, t Target) (*Run, err
 	if d.IdempotencyKey == "" {
 		return nil, errors.New("remediate: decision has no idempotency key")
 	}
-	r := &Run{Key: d.IdempotencyKey, Action: d.Action, Target: t, Status: RunStarted}
+	params, _ := json.Marshal(d.Params) // a NaN conf records no params
+	r := &Run{Key: d.IdempotencyKey, Action: d.Action, Target: t, Status: RunStarted, Params: params, Limits: x.Limits}
 	existing, begun, err := x.Ledger.Begin(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("execute %s: %w", d.Action, err)
@@ -161,6 +184,19 @@ func (x *Executor) act(ctx context.Context, d Decision, t Target) (summary, newR
 		}
 		return "paused " + t.DagID, "", nil
 	}
+	if d.Action == RetryWithMoreResources {
+		if d.Params.Resources == nil {
+			return "", "", errors.New("retry_with_more_resources has no resources configured")
+		}
+		raw, err := json.Marshal(d.Params.Resources)
+		if err != nil {
+			return "", "", fmt.Errorf("resources override: %w", err)
+		}
+		if err := x.Airflow.SetVariable(ctx, ResourcesVariable(t.DagID, t.TaskID), string(raw),
+			"set by medic for "+t.IncidentID+": the next try's resources (integrations/airflow/medic_policy.py applies it)"); err != nil {
+			return "", "", fmt.Errorf("write the resources override: %w", err)
+		}
+	}
 	refs, err := x.Airflow.ClearTaskInstances(ctx, t.DagID, clearRequest(d, t, false))
 	if err != nil {
 		return "", "", err
@@ -219,7 +255,7 @@ func (x *Executor) Verify(ctx context.Context, d Decision, t Target, r *Run, eve
 	wctx, cancel := context.WithTimeout(ctx, window)
 	defer cancel()
 	for {
-		res, done, err := x.check(wctx, d, t, r)
+		res, done, err := x.Check(wctx, d, t, r)
 		switch {
 		case err != nil && wctx.Err() != nil && ctx.Err() == nil:
 			return VerifyResult{Outcome: Undecided, Detail: "verification window of " + window.String() + " passed"}, nil
@@ -238,7 +274,10 @@ func (x *Executor) Verify(ctx context.Context, d Decision, t Target, r *Run, eve
 	}
 }
 
-func (x *Executor) check(ctx context.Context, d Decision, t Target, r *Run) (VerifyResult, bool, error) {
+// Check looks at Airflow once: done reports that the outcome is settled
+// (verified or failed); otherwise the caller polls again, up to the
+// action's window.
+func (x *Executor) Check(ctx context.Context, d Decision, t Target, r *Run) (VerifyResult, bool, error) {
 	switch d.Verify.Kind {
 	case VerifyRunSuccess:
 		runID := t.RunID
@@ -257,6 +296,13 @@ func (x *Executor) check(ctx context.Context, d Decision, t Target, r *Run) (Ver
 		}
 		if ti.TryNumber <= t.TryNumber && ti.State == "failed" {
 			return VerifyResult{Detail: "task not re-run yet"}, false, nil
+		}
+		if res := d.Params.Resources; d.Action == RetryWithMoreResources && res != nil && ti.TryNumber > t.TryNumber {
+			if (res.Pool != "" && ti.Pool != res.Pool) || (res.Queue != "" && ti.Queue != res.Queue) {
+				return VerifyResult{Outcome: NotVerified, Detail: fmt.Sprintf(
+					"%s try %d ran on pool %q, queue %q, not the override (pool %q, queue %q): is medic's cluster policy installed?",
+					t.TaskID, ti.TryNumber, ti.Pool, ti.Queue, res.Pool, res.Queue)}, true, nil
+			}
 		}
 		return settle(fmt.Sprintf("%s try %d", t.TaskID, ti.TryNumber), ti.State)
 	case VerifyDagPaused:
@@ -280,4 +326,67 @@ func settle(what, state string) (VerifyResult, bool, error) {
 		return VerifyResult{Outcome: NotVerified, Detail: what + " failed again"}, true, nil
 	}
 	return VerifyResult{Detail: what + " is " + state}, false, nil
+}
+
+// ConditionMet asks Airflow whether wait_for_upstream_then_retry's
+// condition holds: the failed task's upstream tasks in its run succeeded
+// (upstream_tasks), the latest run of another DAG succeeded
+// (dag_run_success), or a task in that run did (task_success, a sensor).
+// The detail says what was seen.
+func (x *Executor) ConditionMet(ctx context.Context, c Condition, t Target) (bool, string, error) {
+	switch c.Kind {
+	case "upstream_tasks":
+		dag, err := x.Airflow.GetDag(ctx, t.DagID)
+		if err != nil {
+			return false, "", err
+		}
+		var ups []string
+		for _, task := range dag.Tasks {
+			if slices.Contains(task.Downstream, t.TaskID) {
+				ups = append(ups, task.ID)
+			}
+		}
+		if len(ups) == 0 {
+			return true, t.TaskID + " has no upstream tasks", nil
+		}
+		tis, err := x.Airflow.ListTaskInstances(ctx, t.DagID, t.RunID)
+		if err != nil {
+			return false, "", err
+		}
+		state := map[string]string{}
+		for _, ti := range tis {
+			state[ti.TaskID] = ti.State
+		}
+		for _, u := range ups {
+			if state[u] != "success" {
+				return false, fmt.Sprintf("upstream task %s is %q", u, orNone(state[u])), nil
+			}
+		}
+		return true, fmt.Sprintf("upstream tasks %v succeeded", ups), nil
+	case "dag_run_success", "task_success":
+		runs, err := x.Airflow.ListDagRuns(ctx, c.DagID, airflow.RunQuery{Limit: 1})
+		if err != nil {
+			return false, "", err
+		}
+		if len(runs) == 0 {
+			return false, "DAG " + c.DagID + " has no run yet", nil
+		}
+		latest := runs[0]
+		if c.Kind == "dag_run_success" {
+			return latest.State == "success", fmt.Sprintf("latest run %s of %s is %q", latest.RunID, c.DagID, latest.State), nil
+		}
+		ti, err := x.Airflow.GetTaskInstance(ctx, c.DagID, latest.RunID, c.TaskID)
+		if err != nil {
+			return false, "", err
+		}
+		return ti.State == "success", fmt.Sprintf("%s in run %s of %s is %q", c.TaskID, latest.RunID, c.DagID, orNone(ti.State)), nil
+	}
+	return false, "", fmt.Errorf("condition kind %q is unknown", c.Kind)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

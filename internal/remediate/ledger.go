@@ -36,12 +36,12 @@ func (l StoreLedger) Begin(ctx context.Context, r *Run) (*Run, bool, error) {
 	got, begun, err := l.Store.ActionBegin(ctx, &incident.ActionRun{
 		IdempotencyKey: r.Key, IncidentID: r.Target.IncidentID, ApprovalID: l.ApprovalID, Action: string(r.Action),
 		DagID: r.Target.DagID, RunID: r.Target.RunID, TaskID: r.Target.TaskID, TryNumber: r.Target.TryNumber,
-		Status: incident.RunStatus(RunStarted),
+		Status: incident.RunStatus(RunStarted), Params: r.Params, Limits: r.Limits,
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("begin action run %s: %w", r.Key, err)
 	}
-	return runOf(got), begun, nil
+	return RunOf(got), begun, nil
 }
 
 // Finish records how the run ended.
@@ -58,9 +58,9 @@ func (l StoreLedger) Finish(ctx context.Context, key string, status RunStatus, s
 	return nil
 }
 
-// runOf maps a stored run back. A stored "unknown" outcome reads as
+// RunOf maps a stored run back. A stored "unknown" outcome reads as
 // started: the executor then asks Airflow before doing anything.
-func runOf(a *incident.ActionRun) *Run {
+func RunOf(a *incident.ActionRun) *Run {
 	r := &Run{
 		Key: a.IdempotencyKey, Action: Name(a.Action), Status: RunStatus(a.Status),
 		Target: Target{IncidentID: a.IncidentID, DagID: a.DagID, RunID: a.RunID, TaskID: a.TaskID, TryNumber: a.TryNumber},

@@ -10,6 +10,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/medic-sh/medic/internal/config"
+	"github.com/medic-sh/medic/internal/incident"
 )
 
 // Outcome is what the policy decided.
@@ -70,8 +71,16 @@ type Input struct {
 	KillSwitch bool `json:"kill_switch"`
 	// PriorFailedVerification reports that this action already ran for
 	// this incident and its verification failed.
-	PriorFailedVerification bool      `json:"prior_failed_verification"`
-	Now                     time.Time `json:"now"`
+	PriorFailedVerification bool `json:"prior_failed_verification"`
+	// ModelProposed reports that the diagnosis came from a language model:
+	// a model never holds write power, so its proposal needs a person.
+	ModelProposed bool `json:"model_proposed,omitempty"`
+	// ApprovedBy, when set, is the person who approved this action: it is
+	// evaluated again just before it runs, and everything but the autonomy
+	// rules (kill switch, deny, allow, preconditions, parameters, budgets,
+	// rate limit and shadow mode) still applies.
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	Now        time.Time `json:"now"`
 }
 
 // Reason is one rule consulted and what it found.
@@ -126,6 +135,8 @@ const (
 	RuleGate1        = "gate.stage1"
 	RuleGate2        = "gate.stage2"
 	RuleShadow       = "shadow"
+	RuleModel        = "model_proposed"
+	RuleApproved     = "approved"
 )
 
 // Policy evaluates inputs against the remediate configuration.
@@ -148,6 +159,15 @@ func New(cfg config.Remediate, environment string) (*Policy, error) {
 		return nil, err
 	}
 	return &Policy{cfg: cfg, env: environment, schemas: schemas, resources: res}, nil
+}
+
+// Limits are the budgets and rate limit, for the ledger to enforce as each
+// run begins.
+func (p *Policy) Limits() *incident.ActionLimits {
+	return &incident.ActionLimits{
+		PerTaskInstance: p.cfg.Budgets.PerTaskInstance, PerDagPerDay: p.cfg.Budgets.PerDagPerDay,
+		RateActions: p.cfg.RateLimit.Actions, RateWindow: p.cfg.RateLimit.Per,
+	}
 }
 
 // RateWindow is the window Counters.InRateWindow must count over.
@@ -254,6 +274,14 @@ func (p *Policy) Evaluate(in Input) Decision {
 		return stop(OutcomeRefuse)
 	}
 	e.note(RuleRate, "pass", "%d of %d per %s", in.Counters.InRateWindow, r.Actions, r.Per)
+	if in.ApprovedBy != "" {
+		if rank[e.cap] < rank[OutcomePropose] {
+			e.note(RuleApproved, "fail", "approved by %s, but DAG %q is no longer on remediate.allow", in.ApprovedBy, in.DagID)
+			return stop(OutcomeRefuse)
+		}
+		e.note(RuleApproved, "pass", "approved by %s", in.ApprovedBy)
+		return stop(p.shadow(e, OutcomeExecute))
+	}
 
 	if in.PriorFailedVerification {
 		e.note(RulePriorVerify, "cap", "%s already failed verification for this incident: never again without a human", name)
@@ -273,6 +301,10 @@ func (p *Policy) Evaluate(in Input) Decision {
 	}
 	if act.ApprovalOnly {
 		e.note(RuleApprovalOnly, "cap", "%s is approval-only", name)
+		e.capAt(OutcomePropose)
+	}
+	if in.ModelProposed {
+		e.note(RuleModel, "cap", "a language model proposed this diagnosis: a person decides")
 		e.capAt(OutcomePropose)
 	}
 
@@ -298,14 +330,20 @@ func (p *Policy) Evaluate(in Input) Decision {
 	if rank[e.cap] < rank[out] {
 		out = e.cap
 	}
-	if out == OutcomeExecute && p.cfg.Shadow {
-		e.note(RuleShadow, "cap", "shadow mode: recorded as would execute")
-		out = OutcomeShadow
-	}
+	out = p.shadow(e, out)
 	if out == OutcomePropose {
 		e.d.ExpiresAt = in.Now.Add(p.cfg.Approvals.Expiry)
 	}
 	return stop(out)
+}
+
+// shadow turns execute into shadow in shadow mode.
+func (p *Policy) shadow(e *eval, out Outcome) Outcome {
+	if out == OutcomeExecute && p.cfg.Shadow {
+		e.note(RuleShadow, "cap", "shadow mode: recorded as would execute")
+		return OutcomeShadow
+	}
+	return out
 }
 
 func matchAny(globs []string, dagID string) (string, bool) {
@@ -395,7 +433,12 @@ func (p *Policy) fillParams(name Name, params *Params, in Input) error {
 	}
 	switch name {
 	case RetryWithBackoff:
-		params.Delay = backoff(p.cfg.Backoff, in.Counters.TaskInstanceAttempts)
+		if in.ApprovedBy == "" || params.Delay <= 0 {
+			params.Delay = backoff(p.cfg.Backoff, in.Counters.TaskInstanceAttempts)
+		}
+		// Confirming a decision keeps the delay it was decided with, so
+		// that its idempotency key does not move with the counters.
+		params.Delay = min(params.Delay, p.cfg.Backoff.Max)
 	case WaitForUpstreamThenRetry:
 		c := Condition{Kind: "upstream_tasks"}
 		if params.Condition != nil {

@@ -1,5 +1,7 @@
 package store
 
+import "encoding/json"
+
 // Durable jobs a Store enqueues in the same transaction as the state change
 // that causes them. Workers elsewhere (triage, notify) consume them. Every job
 // is idempotent: running it twice after a crash has the effect of running it
@@ -50,3 +52,43 @@ type ComposeJobArgs struct {
 
 // Kind is the job kind stored with the job.
 func (ComposeJobArgs) Kind() string { return "medic_compose" }
+
+// RemediateJobArgs asks for the policy to decide what medic does about a
+// triaged incident: TriageComplete enqueues it when asked to. Deciding is
+// idempotent: the decision is recorded once, as the root session's
+// "remediate.decision" finding, and a redelivered job acts on that record.
+type RemediateJobArgs struct {
+	IncidentID string `json:"incident_id"`
+	SessionID  string `json:"session_id"`
+}
+
+// Kind is the job kind stored with the job.
+func (RemediateJobArgs) Kind() string { return "medic_remediate" }
+
+// ActionJobArgs asks for one decided action to run: an autonomous
+// decision (Key names it in the root session's decision finding) or an
+// approved proposal (ApprovalID). Running is idempotent by the action's
+// idempotency key. A delayed action (retry_with_backoff) is scheduled for
+// the end of its delay; a waiting one polls by snoozing.
+type ActionJobArgs struct {
+	IncidentID string `json:"incident_id"`
+	SessionID  string `json:"session_id,omitempty"`
+	ApprovalID string `json:"approval_id,omitempty"`
+}
+
+// Kind is the job kind stored with the job.
+func (ActionJobArgs) Kind() string { return "medic_action" }
+
+// VerifyJobArgs asks for an executed action to be verified: one check of
+// Airflow per try, snoozing until the action's window passes.
+type VerifyJobArgs struct {
+	IncidentID     string `json:"incident_id"`
+	IdempotencyKey string `json:"idempotency_key"`
+	// Decision and Target are the executed remediate.Decision and
+	// remediate.Target, as JSON.
+	Decision json.RawMessage `json:"decision"`
+	Target   json.RawMessage `json:"target"`
+}
+
+// Kind is the job kind stored with the job.
+func (VerifyJobArgs) Kind() string { return "medic_verify" }

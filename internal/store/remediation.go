@@ -7,6 +7,10 @@ import (
 	"github.com/medic-sh/medic/internal/incident"
 )
 
+// ErrLimit is returned by ActionBegin for a run its limits refuse: a
+// budget used up or the rate limit reached.
+var ErrLimit = errors.New("limit reached")
+
 // ErrForbidden is returned for a change the caller may not make, such as
 // approving their own request where that is refused.
 var ErrForbidden = errors.New("forbidden")
@@ -26,6 +30,10 @@ type ApprovalDecideParams struct {
 	// ForbidSelfApproval refuses an approval by the person who requested
 	// it (production); rejecting one's own request is always allowed.
 	ForbidSelfApproval bool
+	// Params, when set on an approval, replaces the proposed parameters
+	// (an edited trigger conf). The executor validates them again before
+	// acting.
+	Params []byte
 }
 
 // ApprovalListParams filters ApprovalList, newest first, at most Limit

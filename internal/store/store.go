@@ -177,8 +177,10 @@ type Store interface {
 	// and RequestedBy are required (errors match incident.ErrInvalid).
 	ApprovalCreate(ctx context.Context, a *incident.Approval) (*incident.Approval, bool, error)
 	// ApprovalDecide approves or rejects a pending, unexpired approval and
-	// audits who decided, with which role and why, in one transaction. It
-	// enqueues nothing: executing an approved action is the caller's. A
+	// audits who decided, with which role and why, in one transaction. An
+	// approval enqueues the ActionJobArgs job that executes it (with the
+	// edited Params, when given, which the executor validates again); a
+	// rejection moves an incident awaiting approval to escalated. A
 	// pending approval past its expiry is marked expired (and audited) and
 	// refused with an error matching ErrConflict; so is an approval already
 	// decided, the error saying who decided it and when. An approval by its
@@ -191,9 +193,13 @@ type Store interface {
 
 	// ActionBegin records that an action is about to run, under its
 	// idempotency key, with an action.started audit entry, and returns the
-	// run with begun=true. When the key is already stored it returns the
+	// run with begun=true; a run with an ApprovalID marks that approval
+	// executed in the same transaction. When the key is already stored it returns the
 	// stored run with begun=false and its Attempts raised: the caller must
 	// not act again, but check Airflow for what the first attempt did.
+	// A new run whose Limits (budgets, rate limit) are used up is refused
+	// with an error matching ErrLimit; the check and the insert are one
+	// transaction.
 	// Concurrent begins of one key begin it exactly once.
 	ActionBegin(ctx context.Context, r *incident.ActionRun) (*incident.ActionRun, bool, error)
 	// ActionFinish records how a started run ended, with an
@@ -266,9 +272,12 @@ type TriageCompleteParams struct {
 	Status     incident.SessionStatus
 	Summary    string
 	Severity   incident.Severity
-	// State is the incident's next state (escalated in v1: the report goes to
-	// a person).
+	// State is the incident's next state: escalated when the report goes
+	// to a person, empty to leave it investigating while remediation
+	// decides.
 	State incident.State
+	// Remediate enqueues a RemediateJobArgs job in the same transaction.
+	Remediate bool
 }
 
 // TriageCompleteResult reports whether this call did the completion.
@@ -299,7 +308,10 @@ type IncidentListResult struct {
 
 // IncidentTransitionParams is the input of Store.IncidentTransition.
 type IncidentTransitionParams struct {
-	ID     string
+	ID string
+	// From, when set, moves the incident only from that state: one found
+	// elsewhere is returned unchanged (a person moved it first).
+	From   incident.State
 	To     incident.State
 	Actor  string
 	Reason string

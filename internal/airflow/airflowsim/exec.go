@@ -134,7 +134,8 @@ type attempt struct {
 	outcome    Outcome
 	startOff   time.Duration
 	endOff     time.Duration
-	finalState string // success, failed or up_for_retry
+	finalState string     // success, failed or up_for_retry
+	res        *resources // set by the simulated cluster policy
 }
 
 type upstreamMark struct {
@@ -181,6 +182,7 @@ func (s *Server) execute(ds *dagState, r *runState) []TaskFailure {
 		}
 		ti := r.tis[id]
 		task := ds.tasks[id]
+		res := s.policyResources(ds.ID, id, ti.tryNumber > 0) // a null TI that ran before was cleared
 		for {
 			tries[id]++
 			o := r.nextOutcome(id)
@@ -188,7 +190,7 @@ func (s *Server) execute(ds *dagState, r *runState) []TaskFailure {
 			if dur <= 0 {
 				dur = defaultTryDuration
 			}
-			a := attempt{taskID: id, try: tries[id], maxTries: ti.maxTries, outcome: o, startOff: ready, endOff: ready + dur}
+			a := attempt{taskID: id, try: tries[id], maxTries: ti.maxTries, outcome: o, startOff: ready, endOff: ready + dur, res: res}
 			span = max(span, a.endOff)
 			if o.State != StateFailed {
 				a.finalState = tiSuccess
@@ -248,6 +250,7 @@ func (s *Server) execute(ds *dagState, r *runState) []TaskFailure {
 		}
 		rec.log, rec.exception = buildTryLog(lc, a.outcome)
 		ti.tries = append(ti.tries, rec)
+		s.recordResources(rec, a.res)
 		ti.tryNumber = a.try
 		ti.state = a.finalState
 		ti.start, ti.end = &rec.start, &rec.end

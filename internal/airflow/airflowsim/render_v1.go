@@ -199,6 +199,7 @@ func (s *Server) v1RunOf(r *runState) v1DAGRun {
 
 func (s *Server) v1TIOf(v tiView) v1TI {
 	state, try, maxTries, start, end, dur, host, pid, queued := v.fields()
+	pool, queue := s.poolQueue(v)
 	ld := ""
 	if v.run.logicalDate != nil {
 		ld = pyISO(*v.run.logicalDate)
@@ -206,7 +207,7 @@ func (s *Server) v1TIOf(v tiView) v1TI {
 	return v1TI{
 		DagID: v.dag.ID, DagRunID: v.run.runID, Duration: dur, EndDate: s.ts(end), ExecutionDate: ld,
 		ExecutorConfig: "{}", Hostname: host, MapIndex: -1, MaxTries: maxTries, Operator: strp(v.task.Operator), Pid: pid,
-		Pool: v.task.Pool, PoolSlots: 1, PriorityWeight: intp(1), Queue: strp(v.task.Queue), QueuedWhen: s.ts(queued),
+		Pool: pool, PoolSlots: 1, PriorityWeight: intp(1), Queue: strp(queue), QueuedWhen: s.ts(queued),
 		RenderedFields: map[string]any{}, StartDate: s.ts(start), State: nilIfEmpty(state), TaskDisplayName: v.task.ID,
 		TaskID: v.task.ID, TryNumber: try, Unixname: "airflow",
 	}

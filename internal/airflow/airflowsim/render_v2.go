@@ -262,12 +262,13 @@ func (s *Server) v2RunOf(d *dagState, r *runState) v2DAGRun {
 
 func (s *Server) v2HistoryOf(v tiView) v2TIHistory {
 	state, try, maxTries, start, end, dur, host, pid, queued := v.fields()
+	pool, queue := s.poolQueue(v)
 	dv := s.dagVersion(v.dag)
 	return v2TIHistory{
 		DagDisplayName: v.dag.ID, DagID: v.dag.ID, DagRunID: v.run.runID, DagVersion: &dv, Duration: dur, EndDate: s.ts(end),
 		ExecutorConfig: "{}", Hostname: nilIfEmpty(host), MapIndex: -1, MaxTries: maxTries, Operator: strp(v.task.Operator),
-		OperatorName: strp(v.task.Operator), Pid: pid, Pool: v.task.Pool, PoolSlots: 1, PriorityWeight: intp(1),
-		Queue: strp(v.task.Queue), QueuedWhen: s.ts(queued), ScheduledWhen: s.ts(queued), StartDate: s.ts(start),
+		OperatorName: strp(v.task.Operator), Pid: pid, Pool: pool, PoolSlots: 1, PriorityWeight: intp(1),
+		Queue: strp(queue), QueuedWhen: s.ts(queued), ScheduledWhen: s.ts(queued), StartDate: s.ts(start),
 		State: nilIfEmpty(state), TaskDisplayName: v.task.ID, TaskID: v.task.ID, TryNumber: try, Unixname: strp("airflow"),
 	}
 }

@@ -41,6 +41,11 @@ func (s *Server) routes() *http.ServeMux {
 	authed("GET "+ti+"/tries/{task_try_number}", s.handleTry)
 	authed("GET "+ti+"/logs/{"+tryParam+"}", s.handleLog)
 	authed("POST "+p+"/dags/{dag_id}/clearTaskInstances", s.handleClear)
+	authed("GET "+p+"/variables", s.handleListVariables)
+	authed("POST "+p+"/variables", s.handlePostVariable)
+	authed("GET "+p+"/variables/{variable_key}", s.handleGetVariable)
+	authed("PATCH "+p+"/variables/{variable_key}", s.handlePatchVariable)
+	authed("DELETE "+p+"/variables/{variable_key}", s.handleDeleteVariable)
 	if s.version == 3 {
 		// The batch routes take dag_id (and dag_run_id) typed Literal["~"].
 		authed("POST "+p+"/dags/{dag_id}/dagRuns/list", s.handleListRunsBatch)

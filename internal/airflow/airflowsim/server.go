@@ -48,6 +48,12 @@ type Options struct {
 	// SecretKey signs JWTs and log continuation tokens; default random per
 	// server, so tokens from another server are rejected.
 	SecretKey []byte
+	// ResourceHook simulates medic's task_instance_mutation_hook
+	// (integrations/airflow/medic_policy.py): a task instance re-executed
+	// after a clear takes its pool and queue from the Variable
+	// medic_resources.<dag_id>.<task_id>. Without it a clear never changes
+	// them, as on an Airflow without the policy.
+	ResourceHook bool
 }
 
 // Server is an in-memory Airflow API server; it implements http.Handler.
@@ -70,6 +76,10 @@ type Server struct {
 	requests  []RecordedRequest
 	faults    []*Fault
 	seq       int // job ids, pids, tokens: one deterministic counter
+
+	variables     map[string]*simVariable // created on first write
+	variableOrder []string                // keys in insertion (id) order
+	tryResources  map[*tryRecord]resources
 }
 
 // New returns a Server with no DAGs.

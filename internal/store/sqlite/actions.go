@@ -78,6 +78,21 @@ func (s *Store) ActionBegin(ctx context.Context, r *incident.ActionRun) (*incide
 	out.StartedAt = s.now().UTC()
 	var stored *incident.ActionRun
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if lim := r.Limits; lim != nil {
+			if existing, err := getRun(ctx, tx, out.IdempotencyKey); err == nil {
+				// A run already begun is returned as it is, whatever the
+				// budgets say now: the caller settles it, never acts again.
+				_, err := tx.ExecContext(ctx, `UPDATE action_runs SET attempts = attempts + 1 WHERE idempotency_key = ?`, out.IdempotencyKey)
+				existing.Attempts++
+				stored = existing
+				return err
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err := checkLimits(ctx, tx, &out, lim); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO action_runs (idempotency_key, incident_id, approval_id, action, params, dag_id, run_id,
 			task_id, try_number, status, attempts, request, started_at, verification) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)
 			ON CONFLICT (idempotency_key) DO NOTHING`,
@@ -98,6 +113,9 @@ func (s *Store) ActionBegin(ctx context.Context, r *incident.ActionRun) (*incide
 		actor := "medic"
 		if out.ApprovalID != "" {
 			actor = "medic (approved)"
+			if err := markExecuted(ctx, tx, out.ApprovalID, out.IncidentID, out.StartedAt); err != nil {
+				return err
+			}
 		}
 		return auditDetail(ctx, tx, out.StartedAt, actor, "action.started", out.IncidentID, &audit.Detail{
 			Executed: &audit.Execution{Request: out.Request}, Update: runDetail(&out),
@@ -190,7 +208,15 @@ func (s *Store) RemediationCounters(ctx context.Context, p *store.CountersParams
 	if now.IsZero() {
 		now = s.now()
 	}
-	now = now.UTC()
+	return countRuns(ctx, s.reader, p, now.UTC())
+}
+
+// queryRower is a database or a transaction.
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func countRuns(ctx context.Context, db queryRower, p *store.CountersParams, now time.Time) (*store.RemediationCounts, error) {
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	ti := `SELECT count(*) FROM action_runs WHERE dag_id = ? AND run_id = ? AND task_id = ?`
 	tiArgs := []any{p.DagID, p.RunID, p.TaskID}
@@ -233,7 +259,7 @@ func (s *Store) RemediationCounters(ctx context.Context, p *store.CountersParams
 		})
 	}
 	for _, q := range queries {
-		if err := s.reader.QueryRowContext(ctx, q.q, q.args...).Scan(q.dst); err != nil {
+		if err := db.QueryRowContext(ctx, q.q, q.args...).Scan(q.dst); err != nil {
 			return nil, fmt.Errorf("count %s for %s/%s: %w", q.name, p.DagID, p.RunID, err)
 		}
 	}
@@ -290,4 +316,55 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// markExecuted moves an approved approval to executed, with an
+// approval.executed audit entry; an approval in any other status is
+// refused, so that nothing runs on a rejected, expired or pending one.
+func markExecuted(ctx context.Context, tx *sql.Tx, approvalID, incidentID string, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE approvals SET status = ? WHERE id = ? AND status = ? AND incident_id = ?`,
+		incident.ApprovalExecuted, approvalID, incident.ApprovalApproved, incidentID)
+	if err != nil {
+		return fmt.Errorf("mark approval %s executed: %w", approvalID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("mark approval %s executed: %w", approvalID, err)
+	} else if n == 0 {
+		a, err := scanApproval(tx.QueryRowContext(ctx, `SELECT `+approvalColumns+` FROM approvals WHERE id = ?`, approvalID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("approval %s: %w", approvalID, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("read approval %s: %w", approvalID, err)
+		}
+		if a.IncidentID != incidentID {
+			return fmt.Errorf("approval %s is for incident %s, not %s: %w", approvalID, a.IncidentID, incidentID, store.ErrConflict)
+		}
+		return fmt.Errorf("approval %s is %s, not approved: nothing runs on it: %w", approvalID, a.Status, store.ErrConflict)
+	}
+	return insertAudit(ctx, tx, &incident.AuditEntry{
+		At: now, Actor: "medic (approved)", Action: "approval.executed", IncidentID: incidentID,
+		Detail: detailJSON(map[string]any{"approval_id": approvalID}),
+	})
+}
+
+// checkLimits refuses to begin a run that would exceed its budgets or the
+// rate limit, counted in the same transaction as the insert: SQLite
+// serialises writers, so concurrent begins never overshoot together.
+func checkLimits(ctx context.Context, tx *sql.Tx, r *incident.ActionRun, lim *incident.ActionLimits) error {
+	c, err := countRuns(ctx, tx, &store.CountersParams{
+		DagID: r.DagID, RunID: r.RunID, TaskID: r.TaskID, Now: r.StartedAt, RateWindow: lim.RateWindow,
+	}, r.StartedAt)
+	if err != nil {
+		return err
+	}
+	switch {
+	case lim.PerTaskInstance > 0 && c.TaskInstanceAttempts >= lim.PerTaskInstance:
+		return fmt.Errorf("%d of %d actions on %s/%s/%s used: %w", c.TaskInstanceAttempts, lim.PerTaskInstance, r.DagID, r.RunID, r.TaskID, store.ErrLimit)
+	case lim.PerDagPerDay > 0 && c.DagToday >= lim.PerDagPerDay:
+		return fmt.Errorf("%d of %d actions on DAG %s today used: %w", c.DagToday, lim.PerDagPerDay, r.DagID, store.ErrLimit)
+	case lim.RateWindow > 0 && lim.RateActions > 0 && c.InRateWindow >= lim.RateActions:
+		return fmt.Errorf("%d actions in the last %s; the limit is %d: %w", c.InRateWindow, lim.RateWindow, lim.RateActions, store.ErrLimit)
+	}
+	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/medic-sh/medic/internal/audit"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/store"
@@ -202,15 +204,34 @@ func (s *Store) ApprovalDecide(ctx context.Context, p *store.ApprovalDecideParam
 		if p.Approve {
 			a.Status, action = incident.ApprovalApproved, "approval.approved"
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE approvals SET status = ?, decided_by = ?, decided_role = ?, reason = ?, decided_at = ?
-			WHERE id = ?`, a.Status, a.DecidedBy, a.DecidedRole, a.Reason, fmtTime(now), a.ID); err != nil {
+		update := map[string]string{"approval_id": a.ID, "action": a.Action, "idempotency_key": a.IdempotencyKey, "role": p.Role}
+		if p.Approve && len(p.Params) > 0 {
+			if !json.Valid(p.Params) {
+				return fmt.Errorf("approval %s: edited params are not JSON: %w", a.ID, incident.ErrInvalid)
+			}
+			a.Params = json.RawMessage(p.Params)
+			update["edited_params"] = string(p.Params)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE approvals SET status = ?, decided_by = ?, decided_role = ?, reason = ?, decided_at = ?,
+			params = ? WHERE id = ?`, a.Status, a.DecidedBy, a.DecidedRole, a.Reason, fmtTime(now), jsonArg(a.Params), a.ID); err != nil {
 			return fmt.Errorf("decide approval %s: %w", a.ID, err)
 		}
 		out = a
-		return auditDetail(ctx, tx, now, p.By, action, a.IncidentID, &audit.Detail{
-			RequestedBy: a.RequestedBy, Approver: p.By, Reason: p.Reason,
-			Update: map[string]string{"approval_id": a.ID, "action": a.Action, "idempotency_key": a.IdempotencyKey, "role": p.Role},
-		})
+		if err := auditDetail(ctx, tx, now, p.By, action, a.IncidentID, &audit.Detail{
+			RequestedBy: a.RequestedBy, Approver: p.By, Reason: p.Reason, Update: update,
+		}); err != nil {
+			return err
+		}
+		if p.Approve {
+			if _, err := s.jobs.InsertTx(ctx, tx, store.ActionJobArgs{IncidentID: a.IncidentID, ApprovalID: a.ID},
+				&river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
+				return fmt.Errorf("enqueue the approved action %s: %w", a.ID, err)
+			}
+			return transitionTx(ctx, tx, a.IncidentID, incident.StateAwaitingApproval, incident.StateRemediating, now, p.By,
+				"the proposed "+a.Action+" was approved")
+		}
+		return transitionTx(ctx, tx, a.IncidentID, incident.StateAwaitingApproval, incident.StateEscalated, now, p.By,
+			"the proposed "+a.Action+" was rejected")
 	})
 	if err != nil {
 		return nil, err

@@ -126,6 +126,12 @@ func (s *Store) TriageComplete(ctx context.Context, p *store.TriageCompleteParam
 			&river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
 			return fmt.Errorf("enqueue notification for %s: %w", inc.ID, err)
 		}
+		if p.Remediate {
+			if _, err := s.jobs.InsertTx(ctx, tx, store.RemediateJobArgs{IncidentID: inc.ID, SessionID: p.SessionID},
+				&river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
+				return fmt.Errorf("enqueue remediation for %s: %w", inc.ID, err)
+			}
+		}
 		res.Done = true
 		return nil
 	})
@@ -139,27 +145,44 @@ func (s *Store) TriageComplete(ctx context.Context, p *store.TriageCompleteParam
 func (s *Store) IncidentTransition(ctx context.Context, p *store.IncidentTransitionParams) (*incident.Incident, error) {
 	var out *incident.Incident
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		inc, err := getIncident(ctx, tx, p.ID)
-		if err != nil {
-			return err
-		}
+		inc, err := moveIncident(ctx, tx, p.ID, p.From, p.To, s.now().UTC(), p.Actor, p.Reason)
 		out = inc
-		if inc.State == p.To {
-			return nil
-		}
-		from := inc.State
-		now := s.now().UTC()
-		if err := inc.Transition(p.To, now); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, updated_at = ? WHERE id = ? AND state = ?`,
-			inc.State, fmtTime(now), inc.ID, from); err != nil {
-			return fmt.Errorf("move incident %s to %s: %w", inc.ID, p.To, err)
-		}
-		return insertAudit(ctx, tx, &incident.AuditEntry{
-			At: now, Actor: actorOr(p.Actor), Action: "incident.transition",
-			IncidentID: inc.ID, Detail: detailJSON(map[string]any{"from": from, "to": p.To, "reason": p.Reason}),
-		})
+		return err
 	})
 	return out, err
+}
+
+// moveIncident moves an incident to state to, from state from when that is
+// set (an incident elsewhere is left as it is), with an incident.transition
+// audit entry. An incident already in to is returned unchanged.
+func moveIncident(ctx context.Context, tx *sql.Tx, id string, from, to incident.State, now time.Time, actor, reason string) (*incident.Incident, error) {
+	inc, err := getIncident(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if inc.State == to || (from != "" && inc.State != from) {
+		return inc, nil
+	}
+	was := inc.State
+	if err := inc.Transition(to, now); err != nil {
+		return inc, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE incidents SET state = ?, updated_at = ? WHERE id = ? AND state = ?`,
+		inc.State, fmtTime(now), inc.ID, was); err != nil {
+		return inc, fmt.Errorf("move incident %s to %s: %w", inc.ID, to, err)
+	}
+	return inc, insertAudit(ctx, tx, &incident.AuditEntry{
+		At: now, Actor: actorOr(actor), Action: "incident.transition",
+		IncidentID: inc.ID, Detail: detailJSON(map[string]any{"from": was, "to": to, "reason": reason}),
+	})
+}
+
+// transitionTx moves an incident from one state to another inside tx; an
+// incident in any other state, or gone, is left alone.
+func transitionTx(ctx context.Context, tx *sql.Tx, id string, from, to incident.State, now time.Time, actor, reason string) error {
+	_, err := moveIncident(ctx, tx, id, from, to, now, actor, reason)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
 }

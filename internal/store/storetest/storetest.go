@@ -119,6 +119,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"RemediationCounters", testRemediationCounters},
 		{"KillSwitch", testKillSwitch},
 	}
+	tests = append(tests, remediationFlowTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
