@@ -384,6 +384,9 @@ func runHelperDaemon() int {
 	cfg := testConfig(os.Getenv("MEDIC_TEST_DB"), os.Getenv("MEDIC_TEST_AIRFLOW"), 3)
 	cfg.Triage.StepTimeout = time.Minute
 	cfg.Airflow.Instances[0].Timeout = time.Minute
+	if os.Getenv("MEDIC_TEST_REMEDIATE") == "1" {
+		remediation(&cfg.Remediate)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

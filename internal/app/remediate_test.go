@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/medic-sh/medic/internal/config"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/store"
+	"github.com/medic-sh/medic/internal/store/sqlite"
 )
 
 // sigterm is a worker killed from outside: INFRA, retry-safe, fixed by a
@@ -63,7 +67,14 @@ func newRig(t *testing.T) *rig {
 // an approval.
 func (r *rig) config(edit func(*config.Remediate)) *config.Config {
 	cfg := testConfig(r.db, r.url, 3)
-	rm := &cfg.Remediate
+	remediation(&cfg.Remediate)
+	if edit != nil {
+		edit(&cfg.Remediate)
+	}
+	return cfg
+}
+
+func remediation(rm *config.Remediate) {
 	rm.Allow = []string{"orders_etl"}
 	rm.Autonomy = []config.AutonomyRule{
 		{DAG: "orders_etl", Class: "INFRA", Level: config.AutonomyAuto},
@@ -72,10 +83,6 @@ func (r *rig) config(edit func(*config.Remediate)) *config.Config {
 	rm.Gate.Similarity = map[string]float64{config.GateDefault: 0.6}
 	rm.Gate.Confidence = map[string]float64{config.GateDefault: 0.5}
 	rm.Verify.PollInterval = 20 * time.Millisecond
-	if edit != nil {
-		edit(rm)
-	}
-	return cfg
 }
 
 // start (re)starts medic with cfg on the rig's database.
@@ -400,4 +407,192 @@ func count(list []string, s string) int {
 		}
 	}
 	return n
+}
+
+// TestCrashAfterAirflowAcceptedAClear kills medic after Airflow applied an
+// approved clear and before medic learned so: after the restart the run is
+// settled by asking Airflow, nothing is cleared twice, and the incident is
+// verified and resolved.
+func TestCrashAfterAirflowAcceptedAClear(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	dir := t.TempDir()
+	addrFile := filepath.Join(dir, "addr")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "MEDIC_TEST_DAEMON=1", "MEDIC_TEST_REMEDIATE=1", "MEDIC_TEST_DB="+r.db,
+		"MEDIC_TEST_AIRFLOW="+r.url, "MEDIC_TEST_ADDR_FILE="+addrFile)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var addr string
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(addrFile)
+		addr = strings.TrimSpace(string(b))
+		return err == nil && addr != ""
+	}, 20*time.Second, 20*time.Millisecond, "daemon did not start: %s", stderr.String())
+
+	r.day++
+	run := fmt.Sprintf("scheduled__2026-05-%02dT02:00:00+00:00", r.day)
+	_, err := r.sim.StartRun("orders_etl", run, time.Date(2026, 5, r.day, 2, 0, 0, 0, time.UTC),
+		map[string][]airflowsim.Outcome{"load": {sigterm, succeeded}})
+	require.NoError(t, err)
+	r.mu.Lock()
+	f := r.failures[len(r.failures)-1]
+	r.mu.Unlock()
+	require.Equal(t, http.StatusAccepted, postCallback(t, addr, failurePayload(f)))
+
+	ro, err := sqlite.Open(context.Background(), sqlite.Options{Path: r.db, ReadOnly: true})
+	require.NoError(t, err)
+	var approval *incident.Approval
+	require.Eventually(t, func() bool {
+		list, err := ro.ApprovalList(context.Background(), &store.ApprovalListParams{Status: incident.ApprovalPending})
+		if err != nil || len(list) != 1 {
+			return false
+		}
+		approval = list[0]
+		return true
+	}, 20*time.Second, 20*time.Millisecond, "no proposal: %s", stderr.String())
+
+	// The clear is applied, and its answer never comes back.
+	r.sim.SetFault(airflowsim.Fault{PathPrefix: "/api/v2/dags/orders_etl/clearTaskInstances", Method: http.MethodPost, HangAfter: true, Count: 1})
+	resp, err := http.Post("http://"+addr+"/api/v1/approvals/"+approval.ID+"/approve", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		try, _ := r.tryOf(run)
+		return try == 2
+	}, 20*time.Second, 20*time.Millisecond, "Airflow never saw the clear: %s", stderr.String())
+	run1, err := ro.ActionGet(context.Background(), approval.IdempotencyKey)
+	require.NoError(t, err)
+	require.Equal(t, incident.RunStarted, run1.Status, "killed between acting and recording")
+	require.NoError(t, ro.Close())
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+
+	cfg := r.config(nil)
+	cfg.Jobs.RescueAfter, cfg.Jobs.JobTimeout = time.Second, time.Second // take over the dead process's job soon
+	r.start(cfg)
+	got := r.settle(approval.IncidentID, incident.StateResolved, incident.StateEscalated)
+	require.Equal(t, incident.StateResolved, got.State)
+	try, state := r.tryOf(run)
+	require.Equal(t, 2, try, "cleared once, not again after the restart")
+	require.Equal(t, "success", state)
+	done, err := r.a.Store().ActionGet(context.Background(), approval.IdempotencyKey)
+	require.NoError(t, err)
+	require.Equal(t, incident.RunSucceeded, done.Status)
+	require.Contains(t, done.Response, "already cleared by an earlier attempt")
+	require.Equal(t, incident.VerificationVerified, done.Verification)
+	require.Equal(t, 1, count(r.auditActions(got.ID), "action.started"))
+	clears := 0
+	for _, req := range r.sim.Requests() {
+		if req.Method == http.MethodPost && strings.HasSuffix(req.Path, "/clearTaskInstances") {
+			clears++
+		}
+	}
+	require.Equal(t, 2, clears, "one dry run for the proposal, one clear")
+}
+
+// TestRemediationStormStaysWithinLimits sends 200 failures of one class,
+// on 20 DAGs, within a minute, after medic learned that a clear fixes
+// them: every one is decided, and the actions taken never exceed the rate
+// limit or the budgets, however the decisions interleave.
+func TestRemediationStormStaysWithinLimits(t *testing.T) {
+	t.Parallel()
+	const dags, runsPerDag, rate, perDag = 100, 2, 30, 1
+	r := newRig(t)
+	for i := range dags {
+		require.NoError(t, r.sim.AddDAG(airflowsim.DAG{
+			ID: fmt.Sprintf("storm_%02d", i), Owners: []string{"data-eng"},
+			Tasks: []airflowsim.Task{{ID: "extract", Downstream: []string{"load"}}, {ID: "load", Downstream: []string{"report"}}, {ID: "report"}},
+		}))
+	}
+	edit := func(rm *config.Remediate) {
+		rm.Allow = []string{"orders_etl", "storm_*"}
+		rm.Autonomy = append([]config.AutonomyRule{{DAG: "storm_*", Class: "INFRA", Level: config.AutonomyAuto}}, rm.Autonomy...)
+		rm.RateLimit.Actions, rm.RateLimit.Per = rate+1, 10*time.Minute // the learning fix is one of them
+		rm.Budgets.PerDagPerDay, rm.Budgets.PerTaskInstance = perDag, 1
+	}
+	cfg := r.config(edit)
+	// The stand-in is in-process: no need to protect it like a real Airflow.
+	inst := &cfg.Airflow.Instances[0]
+	inst.RateLimit, inst.Burst, inst.MaxConcurrency = 1000, 200, 16
+	r.start(cfg)
+	r.learn()
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range dags {
+		for j := range runsPerDag {
+			dag := fmt.Sprintf("storm_%02d", i)
+			run := fmt.Sprintf("scheduled__2026-06-%02dT02:00:00+00:00", j+1)
+			dr, err := r.sim.StartRun(dag, run, time.Date(2026, 6, j+1, 2, 0, 0, 0, time.UTC),
+				map[string][]airflowsim.Outcome{"load": {sigterm, succeeded}})
+			require.NoError(t, err)
+			require.Equal(t, "failed", dr.State)
+			ti := dr.TaskInstance("load")
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				require.Equal(t, http.StatusAccepted, postCallback(t, r.a.Addr(), map[string]any{
+					"dag_id": dag, "run_id": run, "task_id": "load", "try_number": ti.TryNumber,
+					"exception": "AirflowTaskTerminated: Task received SIGTERM signal",
+				}))
+			}()
+		}
+	}
+	wg.Wait()
+	sent := time.Since(start)
+	require.Less(t, sent, time.Minute, "the storm arrives within a minute")
+
+	var list *store.IncidentListResult
+	var states map[incident.State]int
+	require.Eventually(t, func() bool {
+		var err error
+		list, err = r.a.Store().IncidentList(context.Background(), &store.IncidentListParams{Limit: store.MaxListLimit})
+		require.NoError(t, err)
+		settled := 0
+		states = map[incident.State]int{}
+		for _, in := range list.Incidents {
+			states[in.State]++
+			if in.Decided() && in.State != incident.StateRemediating && in.State != incident.StateVerifying {
+				settled++
+			}
+		}
+		return settled == dags*runsPerDag+1
+	}, 3*time.Minute, 100*time.Millisecond, "every incident of the storm is decided and settled: %d incidents by state %v", func() int { return len(list.Incidents) }, states)
+
+	started, err := r.a.Store().AuditList(context.Background(), &store.AuditListParams{ActionPrefix: "action.started", Limit: store.MaxListLimit})
+	require.NoError(t, err)
+	byDag := map[string]int{}
+	byTask := map[string]int{}
+	dagOf := map[string]string{}
+	for _, in := range list.Incidents {
+		dagOf[in.ID] = in.DagID
+	}
+	for _, e := range started {
+		byDag[dagOf[e.IncidentID]]++
+		byTask[e.IncidentID]++
+	}
+	stormActions := len(started) - byDag["orders_etl"]
+	t.Logf("storm: %d failures sent in %s; %d actions taken (rate limit %d per %s, budget %d per DAG per day); %d DAGs acted on",
+		dags*runsPerDag, sent.Round(time.Millisecond), stormActions, rate, 10*time.Minute, perDag, len(byDag)-1)
+	require.Equal(t, rate, stormActions, "the rate limit is reached, and never exceeded")
+	for dag, n := range byDag {
+		require.LessOrEqual(t, n, perDag, "DAG %s", dag)
+	}
+	for id, n := range byTask {
+		require.Equal(t, 1, n, "incident %s acted on once", id)
+	}
+	resolved := 0
+	for _, in := range list.Incidents {
+		if in.State == incident.StateResolved {
+			resolved++
+		}
+	}
+	require.Equal(t, rate+1, resolved, "every action taken was verified")
 }

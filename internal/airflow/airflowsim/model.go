@@ -188,6 +188,10 @@ type Fault struct {
 	Latency time.Duration
 	// Hang holds the request until its context is done and answers nothing.
 	Hang bool
+	// HangAfter handles the request (a clear is applied) and then holds it
+	// like Hang, answering nothing: the write happened but its caller
+	// never learns so.
+	HangAfter bool
 	// Count is how many requests the fault applies to; 0 means until
 	// ClearFaults.
 	Count int

@@ -260,12 +260,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if f, ok := s.takeFault(r); ok {
 		rec.Fault = true
+		if f.HangAfter {
+			s.mux.ServeHTTP(&discardWriter{header: http.Header{}}, r)
+			<-r.Context().Done()
+			return
+		}
 		if s.applyFault(sw, r, f) {
 			return
 		}
 	}
 	s.mux.ServeHTTP(sw, r)
 }
+
+// discardWriter swallows a response nobody will receive.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
 
 // applyFault performs f and reports whether the response is finished.
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) bool {

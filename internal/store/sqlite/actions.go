@@ -208,7 +208,7 @@ func (s *Store) RemediationCounters(ctx context.Context, p *store.CountersParams
 	if now.IsZero() {
 		now = s.now()
 	}
-	return countRuns(ctx, s.reader, p, now.UTC())
+	return countRuns(ctx, s.reader, p, now.UTC(), now.UTC())
 }
 
 // queryRower is a database or a transaction.
@@ -216,7 +216,10 @@ type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func countRuns(ctx context.Context, db queryRower, p *store.CountersParams, now time.Time) (*store.RemediationCounts, error) {
+// countRuns counts the runs of p as of now, up to upper: now for a
+// report, the far future for a limit, which must also count a run another
+// begin recorded with a later clock while this one waited for the lock.
+func countRuns(ctx context.Context, db queryRower, p *store.CountersParams, now, upper time.Time) (*store.RemediationCounts, error) {
 	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	ti := `SELECT count(*) FROM action_runs WHERE dag_id = ? AND run_id = ? AND task_id = ?`
 	tiArgs := []any{p.DagID, p.RunID, p.TaskID}
@@ -237,7 +240,7 @@ func countRuns(ctx context.Context, db queryRower, p *store.CountersParams, now 
 		{"task instance attempts", ti, tiArgs, &out.TaskInstanceAttempts},
 		{
 			"runs on the DAG today", `SELECT count(*) FROM action_runs WHERE dag_id = ? AND started_at >= ? AND started_at <= ?`,
-			[]any{p.DagID, fmtTime(midnight), fmtTime(now)},
+			[]any{p.DagID, fmtTime(midnight), fmtTime(upper)},
 			&out.DagToday,
 		},
 		{
@@ -254,7 +257,7 @@ func countRuns(ctx context.Context, db queryRower, p *store.CountersParams, now 
 			dst  *int
 		}{
 			"runs in the rate window", `SELECT count(*) FROM action_runs WHERE started_at > ? AND started_at <= ?`,
-			[]any{fmtTime(now.Add(-p.RateWindow)), fmtTime(now)},
+			[]any{fmtTime(now.Add(-p.RateWindow)), fmtTime(upper)},
 			&out.InRateWindow,
 		})
 	}
@@ -348,13 +351,16 @@ func markExecuted(ctx context.Context, tx *sql.Tx, approvalID, incidentID string
 	})
 }
 
+// farFuture bounds counts that must include every run already recorded.
+var farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
 // checkLimits refuses to begin a run that would exceed its budgets or the
 // rate limit, counted in the same transaction as the insert: SQLite
 // serialises writers, so concurrent begins never overshoot together.
 func checkLimits(ctx context.Context, tx *sql.Tx, r *incident.ActionRun, lim *incident.ActionLimits) error {
 	c, err := countRuns(ctx, tx, &store.CountersParams{
 		DagID: r.DagID, RunID: r.RunID, TaskID: r.TaskID, Now: r.StartedAt, RateWindow: lim.RateWindow,
-	}, r.StartedAt)
+	}, r.StartedAt, farFuture)
 	if err != nil {
 		return err
 	}
