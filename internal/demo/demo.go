@@ -126,6 +126,8 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	cb.wait()
 	if !opts.Once {
 		fmt.Fprintf(opts.Status, "medic demo: scenario played; medic keeps serving on %s until Ctrl-C\n", cfg.Server.PublicURL)
+		fmt.Fprintf(opts.Status, "medic demo: proposals wait for you: MEDIC_SERVER=%s medic approvals list, then medic approve ID to run one on the stand-in\n",
+			cfg.Server.PublicURL)
 		<-ctx.Done()
 		return nil, nil
 	}
@@ -155,6 +157,12 @@ func demoConfig(opts Options, simURL, password, secret string) *config.Config {
 	// The stand-in is in-process: no need to protect it like a real Airflow.
 	inst.RateLimit, inst.Burst, inst.MaxConcurrency = 500, 100, 16
 	cfg.Airflow.Instances = []config.AirflowInstance{inst}
+	// Every demo DAG may be remediated, and every action needs a person:
+	// the demo shows proposals with their dry runs, and `medic approve`
+	// runs one against the stand-in.
+	cfg.Remediate.Allow = []string{"*"}
+	cfg.Remediate.Autonomy = []config.AutonomyRule{{DAG: "*", Class: "*", Level: config.AutonomyApprove}}
+	cfg.Remediate.Verify.PollInterval = time.Second
 	return cfg
 }
 

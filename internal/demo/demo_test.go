@@ -88,6 +88,7 @@ func TestRunOnce(t *testing.T) {
 
 	headlines := map[string]bool{}
 	pollerOnly, recurring := 0, 0
+	outcomes := map[string]int{}
 	out := reports.String()
 	for _, row := range res.Rows {
 		if row.Headline != "" {
@@ -109,7 +110,19 @@ func TestRunOnce(t *testing.T) {
 		require.Equal(t, []string{"log-analyzer", "query-profiler", "owner-notifier"}, agentsRun)
 		require.Equal(t, "no warehouse configured", row.Specialists[1].Note)
 		require.False(t, row.Partial)
+		require.NotNil(t, row.Remediation, "the policy decided %s", row.IncidentID)
+		outcomes[row.Remediation.Outcome]++
+		switch row.Remediation.Outcome {
+		case "propose":
+			require.NotEmpty(t, row.Remediation.ApprovalID, "%s: a proposal waits as an approval", row.IncidentID)
+			require.Equal(t, "awaiting_approval", row.State)
+		default:
+			require.Equal(t, "escalated", row.State, "%s: %+v", row.IncidentID, row.Remediation)
+		}
 	}
+	require.Positive(t, outcomes["propose"], "retryable failures are proposed: %v", outcomes)
+	require.Positive(t, outcomes["escalate"], "failures that need a person are escalated: %v", outcomes)
+	require.Zero(t, outcomes["execute"], "nothing runs without a person in the demo")
 	require.Contains(t, out, "Investigation: incident-commander → log-analyzer completed")
 	require.GreaterOrEqual(t, len(headlines), 8, "distinct headlines: %v", headlines)
 	require.GreaterOrEqual(t, pollerOnly, 1, "the OOM kill fires no callback: only the poller sees it")
@@ -135,6 +148,7 @@ func TestRunOnce(t *testing.T) {
 		require.Regexp(t, row.IncidentID+`  incident-commander → log-analyzer \d+ms, query-profiler \(no warehouse configured\) \d+ms, owner-notifier \d+ms\n`, buf.String())
 	}
 	require.Contains(t, buf.String(), "INVESTIGATIONS (commander → specialists, in parallel)")
+	require.Regexp(t, `\ninc_\S+  propose \S+: awaiting approval apr_\S+ \(with its dry run\)\n`, buf.String())
 
 	// The database is recreated: a second run finds what the first found.
 	again := runOnce(t, db, io.Discard)

@@ -53,6 +53,18 @@ type Row struct {
 	Commander   string       `json:"commander,omitempty"`
 	Specialists []Specialist `json:"specialists,omitempty"`
 	Partial     bool         `json:"partial,omitempty"`
+	// Remediation is what the policy decided: outcome, action and, for a
+	// proposal, the approval waiting for a person.
+	Remediation *Remediation `json:"remediation,omitempty"`
+}
+
+// Remediation is one incident's policy decision.
+type Remediation struct {
+	Outcome    string `json:"outcome"`
+	Action     string `json:"action,omitempty"`
+	ApprovalID string `json:"approval_id,omitempty"`
+	// Why is the rule that capped or stopped the decision, if one did.
+	Why string `json:"why,omitempty"`
 }
 
 // Specialist is one specialist's session of an incident's investigation.
@@ -133,7 +145,11 @@ func summarize(ctx context.Context, st store.Store, want int) (*Result, bool, er
 		if inc.NotifiedAt != nil {
 			res.Notified++
 		}
-		res.Rows = append(res.Rows, row(r))
+		rw := row(r)
+		if rw.Remediation, err = decision(ctx, st, inc); err != nil {
+			return nil, false, err
+		}
+		res.Rows = append(res.Rows, rw)
 		res.Events += len(r.Events)
 		for _, ev := range r.Events {
 			res.Deliveries += ev.Deliveries
@@ -225,12 +241,75 @@ func (r *Result) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%s  %s → %s%s\n", row.IncidentID, row.Commander, strings.Join(parts, ", "), partial)
 	}
+	fmt.Fprintln(w, "\nREMEDIATION (code decides; in this demo every action needs a person's approval)")
+	for _, row := range r.Rows {
+		rm := row.Remediation
+		if rm == nil {
+			continue
+		}
+		line := fmt.Sprintf("%s  %s", row.IncidentID, strings.TrimSpace(rm.Outcome+" "+rm.Action))
+		switch {
+		case rm.ApprovalID != "":
+			line += ": awaiting approval " + rm.ApprovalID + " (with its dry run)"
+		case rm.Why != "":
+			line += ": " + clip(rm.Why, 90)
+		}
+		fmt.Fprintln(w, line)
+	}
 	_, err := fmt.Fprintf(w, "\n%d scripted runs → %d incidents (%d triaged, %d reported) from %d failure events\n"+
 		"%d reports of those events: %d callback deliveries (some redelivered on purpose), %d poller sightings; %d event(s) first found by the poller\n"+
 		"median time from event receipt to completed triage: %.1f ms (max %.1f ms)\n",
 		r.ScriptedRuns, r.Incidents, r.Triaged, r.Notified, r.Events,
 		r.Deliveries, r.Callbacks, r.Deliveries-r.Callbacks, r.FromPoller, r.MedianTriageMS, r.MaxTriageMS)
 	return err
+}
+
+// decision reads the policy's recorded decision about inc, nil before
+// there is one.
+func decision(ctx context.Context, st store.Store, inc *incident.Incident) (*Remediation, error) {
+	if inc.TriageSessionID == "" {
+		return nil, nil
+	}
+	fs, err := st.FindingListBySession(ctx, inc.TriageSessionID)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fs {
+		if f.Step != "remediate.decision" {
+			continue
+		}
+		var rec struct {
+			Proposed string `json:"proposed"`
+			Decision struct {
+				Outcome string `json:"outcome"`
+				Action  string `json:"action"`
+				Reasons []struct {
+					Rule, Result, Detail string
+				} `json:"reasons"`
+			} `json:"decision"`
+		}
+		if err := json.Unmarshal(f.Data, &rec); err != nil {
+			return nil, fmt.Errorf("demo: decision of %s: %w", inc.ID, err)
+		}
+		out := &Remediation{Outcome: rec.Decision.Outcome, Action: rec.Decision.Action}
+		for _, r := range rec.Decision.Reasons {
+			if r.Result == "fail" || r.Result == "cap" {
+				out.Why = r.Rule + ": " + r.Detail
+			}
+		}
+		if out.Outcome == "escalate" {
+			out.Action, out.Why = "", rec.Proposed+" needs a person"
+		}
+		approvals, err := st.ApprovalList(ctx, &store.ApprovalListParams{IncidentID: inc.ID, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(approvals) > 0 {
+			out.ApprovalID = approvals[0].ID
+		}
+		return out, nil
+	}
+	return nil, nil
 }
 
 // WriteJSON prints the summary as one JSON line.

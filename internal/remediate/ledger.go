@@ -37,6 +37,8 @@ func (l StoreLedger) Begin(ctx context.Context, r *Run) (*Run, bool, error) {
 		IdempotencyKey: r.Key, IncidentID: r.Target.IncidentID, ApprovalID: l.ApprovalID, Action: string(r.Action),
 		DagID: r.Target.DagID, RunID: r.Target.RunID, TaskID: r.Target.TaskID, TryNumber: r.Target.TryNumber,
 		Status: incident.RunStatus(RunStarted), Params: r.Params, Limits: r.Limits,
+		Request: fmt.Sprintf("%s on %s/%s/%s try %d with %s", r.Action, r.Target.DagID, r.Target.RunID, r.Target.TaskID,
+			r.Target.TryNumber, orEmpty(r.Params)),
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("begin action run %s: %w", r.Key, err)
@@ -77,4 +79,11 @@ func RunOf(a *incident.ActionRun) *Run {
 		r.Summary = a.Response
 	}
 	return r
+}
+
+func orEmpty(params []byte) string {
+	if len(params) == 0 {
+		return "{}"
+	}
+	return string(params)
 }
