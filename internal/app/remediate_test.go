@@ -597,3 +597,30 @@ func TestRemediationStormStaysWithinLimits(t *testing.T) {
 	}
 	require.Equal(t, rate+1, resolved, "every action taken was verified")
 }
+
+// TestRemediationAirflowErrorsMidClear approves a clear that Airflow
+// answers with a 500: the run is recorded failed, the incident escalated
+// with Airflow's answer, and nothing is tried again on its own.
+func TestRemediationAirflowErrorsMidClear(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.start(r.config(nil))
+	inc := r.fail(sigterm, succeeded)
+	a := r.pending(inc.ID)
+	r.sim.SetFault(airflowsim.Fault{PathPrefix: "/api/v2/dags/orders_etl/clearTaskInstances", Method: http.MethodPost, Status: http.StatusInternalServerError})
+	code, body := r.post("/api/v1/approvals/"+a.ID+"/approve", map[string]any{})
+	require.Equal(t, http.StatusOK, code, "%v", body)
+	got := r.settle(inc.ID, incident.StateEscalated, incident.StateResolved)
+	require.Equal(t, incident.StateEscalated, got.State)
+	run, err := r.a.Store().ActionGet(context.Background(), a.IdempotencyKey)
+	require.NoError(t, err)
+	require.Equal(t, incident.RunFailed, run.Status)
+	require.Contains(t, run.Response, "500")
+	r.sim.ClearFaults()
+	time.Sleep(300 * time.Millisecond)
+	try, _ := r.tryOf(inc.RunID)
+	require.Equal(t, 1, try, "a failed clear is not retried without a person")
+	acts := r.auditActions(inc.ID)
+	require.Equal(t, 1, count(acts, "action.started"))
+	require.Contains(t, acts, "action.finished")
+}
