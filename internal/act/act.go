@@ -151,7 +151,17 @@ func (r *Remediator) Decide(ctx context.Context, incidentID, sessionID string, l
 			return err
 		}
 	}
-	return r.apply(ctx, inc, sessionID, rec)
+	switch {
+	case inc.State == incident.StateInvestigating:
+		return r.apply(ctx, inc, sessionID, rec)
+	case inc.State == incident.StateRemediating && rec.Decision.Outcome == remediate.OutcomeExecute:
+		// Moved before a crash kept the job from being scheduled: schedule
+		// it (a job already scheduled or done is not added twice).
+		return r.schedule(ctx, inc, sessionID, rec.Decision)
+	}
+	// Carried out already (every branch of apply ends by moving the
+	// incident on), or a person moved it: a redelivery repeats nothing.
+	return nil
 }
 
 // recorded returns the recorded decision, nil when there is none yet.
@@ -346,16 +356,13 @@ func (r *Remediator) apply(ctx context.Context, inc *incident.Incident, sessionI
 	d := rec.Decision
 	switch d.Outcome {
 	case remediate.OutcomeExecute:
-		at := r.now()
-		if d.Params.Delay > 0 {
-			at = at.Add(d.Params.Delay)
+		// Move first: the action job may start the moment it is enqueued,
+		// and it acts only on an incident that is remediating.
+		if err := r.move(ctx, inc.ID, incident.StateInvestigating, incident.StateRemediating,
+			fmt.Sprintf("medic runs %s%s", d.Action, delayNote(d.Params.Delay))); err != nil {
+			return err
 		}
-		if err := r.enqueue(ctx, jobArgs(inc.ID, sessionID), &river.InsertOpts{
-			ScheduledAt: at, UniqueOpts: river.UniqueOpts{ByArgs: true},
-		}); err != nil {
-			return fmt.Errorf("remediate %s: schedule %s: %w", inc.ID, d.Action, err)
-		}
-		return r.move(ctx, inc.ID, incident.StateInvestigating, incident.StateRemediating, fmt.Sprintf("medic runs %s%s", d.Action, delayNote(d.Params.Delay)))
+		return r.schedule(ctx, inc, sessionID, d)
 	case remediate.OutcomePropose:
 		return r.propose(ctx, inc, rec)
 	case remediate.OutcomeShadow:
@@ -367,6 +374,21 @@ func (r *Remediator) apply(ctx context.Context, inc *incident.Incident, sessionI
 	default:
 		return r.move(ctx, inc.ID, incident.StateInvestigating, incident.StateEscalated, escalation(d))
 	}
+}
+
+// schedule enqueues the action job of an autonomous decision, at the end
+// of its delay.
+func (r *Remediator) schedule(ctx context.Context, inc *incident.Incident, sessionID string, d remediate.Decision) error {
+	at := r.now()
+	if d.Params.Delay > 0 {
+		at = at.Add(d.Params.Delay)
+	}
+	if err := r.enqueue(ctx, jobArgs(inc.ID, sessionID), &river.InsertOpts{
+		ScheduledAt: at, UniqueOpts: river.UniqueOpts{ByArgs: true},
+	}); err != nil {
+		return fmt.Errorf("remediate %s: schedule %s: %w", inc.ID, d.Action, err)
+	}
+	return nil
 }
 
 // jobArgs is the action job of an autonomous decision.

@@ -40,6 +40,12 @@ func (r *Remediator) Act(ctx context.Context, args store.ActionJobArgs, job Job)
 	if err != nil {
 		return Step{}, fmt.Errorf("act on %s: %w", args.IncidentID, err)
 	}
+	if inc.State != incident.StateRemediating && inc.State != incident.StateVerifying {
+		// Only an incident handed to remediation is acted on (verifying:
+		// a redelivery after the action ran, which the ledger settles).
+		r.log.InfoContext(ctx, "incident is not remediating: nothing runs", "incident_id", inc.ID, "state", inc.State)
+		return Step{}, nil
+	}
 	rec, approvedBy, params, err := r.planned(ctx, inc, args)
 	if err != nil || rec == nil {
 		return Step{}, err
@@ -299,5 +305,10 @@ func (r *Remediator) settle(ctx context.Context, inc *incident.Incident, d remed
 		reason = fmt.Sprintf("%s did not fix it (%s): a person decides what next; medic will not repeat it", d.Action, detail)
 	}
 	r.log.InfoContext(ctx, "verification settled", "incident_id", inc.ID, "action", d.Action, "outcome", res.Outcome)
+	// The verify job may have started before the action job moved the
+	// incident to verifying.
+	if err := r.move(ctx, inc.ID, incident.StateRemediating, incident.StateVerifying, fmt.Sprintf("%s ran; verifying", d.Action)); err != nil {
+		return err
+	}
 	return r.move(ctx, inc.ID, incident.StateVerifying, to, reason)
 }
