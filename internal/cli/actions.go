@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -25,6 +26,39 @@ type killSwitch struct {
 // reasonBody is the body of the kill switch and approval decisions.
 type reasonBody struct {
 	Reason string `json:"reason"`
+	// Params, on an approval only, replace the proposed action's
+	// parameters.
+	Params json.RawMessage `json:"params,omitempty"`
+}
+
+// parseParams checks that --params is a JSON object, as the API wants.
+func parseParams(v string) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	err := json.Unmarshal([]byte(v), &obj)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr) || (err == nil && obj == nil):
+		return nil, usageError{fmt.Errorf(`--params must be a JSON object, such as '{"conf": {"date": "2026-05-01"}}', not a JSON %s`, jsonKind(v))}
+	case err != nil:
+		return nil, usageError{fmt.Errorf(`--params is not valid JSON (%w): want an object, such as '{"conf": {"date": "2026-05-01"}}'`, err)}
+	}
+	return json.RawMessage(v), nil
+}
+
+// jsonKind names the kind of a valid JSON value that is not an object.
+func jsonKind(v string) string {
+	switch t := strings.TrimSpace(v); {
+	case strings.HasPrefix(t, "["):
+		return "array"
+	case strings.HasPrefix(t, `"`):
+		return "string"
+	case t == "null":
+		return "null"
+	case t == "true" || t == "false":
+		return "boolean"
+	default:
+		return "number"
+	}
 }
 
 func newActionsCmd(streams IO) *cobra.Command {
@@ -135,17 +169,32 @@ func newDecideCmd(streams IO, approve bool) *cobra.Command {
 		sf     serverFlags
 		asJSON bool
 		reason string
+		params string
 	)
+	use, long := verb+" ID [--reason R] [--json]", ""
+	if approve {
+		use = verb + " ID [--reason R] [--params JSON] [--json]"
+		long = " --params replaces the proposed action's parameters with a JSON object (an edited trigger conf: " +
+			`'{"conf": {...}}'), which medic checks again before it acts.`
+	}
 	cmd := &cobra.Command{
-		Use:   verb + " ID [--reason R] [--json]",
+		Use:   use,
 		Short: short,
 		Long: short + " that awaits a person, as your token's name and role (see medic approvals list). " +
 			"An approval that expired or was already decided is refused; in production nobody may approve " +
-			"their own request. Needs an operator token.",
+			"their own request." + long + " Needs an operator token.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !approve && strings.TrimSpace(reason) == "" {
 				return usageError{fmt.Errorf("medic reject needs --reason: say why, for the audit trail")}
+			}
+			body := reasonBody{Reason: reason}
+			if cmd.Flags().Changed("params") {
+				p, err := parseParams(params)
+				if err != nil {
+					return err
+				}
+				body.Params = p
 			}
 			c, err := sf.client(streams)
 			if err != nil {
@@ -153,7 +202,7 @@ func newDecideCmd(streams IO, approve bool) *cobra.Command {
 			}
 			var raw json.RawMessage
 			path := "/api/v1/approvals/" + url.PathEscape(args[0]) + "/" + verb
-			if err := c.do(cmd.Context(), "POST", path, reasonBody{Reason: reason}, &raw); err != nil {
+			if err := c.do(cmd.Context(), "POST", path, body, &raw); err != nil {
 				return err
 			}
 			if asJSON {
@@ -174,6 +223,9 @@ func newDecideCmd(streams IO, approve bool) *cobra.Command {
 		help += "; required"
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", help)
+	if approve {
+		cmd.Flags().StringVar(&params, "params", "", `the action's parameters as a JSON object, replacing the proposed ones (e.g. '{"conf": {"date": "2026-05-01"}}')`)
+	}
 	return cmd
 }
 

@@ -105,6 +105,8 @@ func TestApproveAndReject(t *testing.T) {
 		stdout      string // a regexp, with the id as %s
 		stderr      *regexp.Regexp
 		want        incident.ApprovalStatus
+		// params are the approval's stored parameters afterwards.
+		params string
 	}{
 		{
 			name: "approve", requester: "medic", args: func(id string) []string { return []string{"approve", id} },
@@ -129,7 +131,48 @@ func TestApproveAndReject(t *testing.T) {
 		{
 			name: "self approval in production", environment: "production", requester: "oncall",
 			args: func(id string) []string { return []string{"approve", id} },
-			code: cli.ExitError, stderr: regexp.MustCompile(`requested by oncall, who may not approve it.*HTTP 403`), want: incident.ApprovalPending,
+			code: cli.ExitError,
+			stderr: regexp.MustCompile(`^medic: POST /api/v1/approvals/apr_\w+/approve: approval apr_\w+ was requested by oncall, ` +
+				`who may not approve it here: another person must: forbidden \(HTTP 403\); your token is not the problem: ` +
+				`ask someone else with an operator token to run medic approve, or reject it yourself with medic reject\n$`),
+			want: incident.ApprovalPending,
+		},
+		{
+			name: "viewer may not approve", environment: "production", requester: "medic",
+			args: func(id string) []string { return []string{"approve", id, "--token", viewerToken} },
+			code: cli.ExitError,
+			stderr: regexp.MustCompile(`^medic: POST /api/v1/approvals/apr_\w+/approve: token "dashboard" has role viewer; ` +
+				`this endpoint needs operator or above \(HTTP 403\); pass a token with the right role via --token or MEDIC_TOKEN\n$`),
+			want: incident.ApprovalPending,
+		},
+		{
+			name: "approve with edited params", requester: "medic",
+			args: func(id string) []string {
+				return []string{"approve", id, "--params", `{"conf": {"date": "2026-05-02"}}`, "--reason", "rerun the 2nd"}
+			},
+			code: cli.ExitOK, stdout: `^%s approved: `, want: incident.ApprovalApproved, params: `{"conf":{"date":"2026-05-02"}}`,
+		},
+		{
+			name: "params must be an object", requester: "medic",
+			args: func(id string) []string { return []string{"approve", id, "--params", `["conf"]`} },
+			code: cli.ExitUsage, want: incident.ApprovalPending,
+			stderr: regexp.MustCompile(`^medic: --params must be a JSON object, such as '\{"conf": \{"date": "2026-05-01"\}\}', not a JSON array\n$`),
+		},
+		{
+			name: "params must be JSON", requester: "medic",
+			args: func(id string) []string { return []string{"approve", id, "--params", `{conf: 1}`} },
+			code: cli.ExitUsage, want: incident.ApprovalPending,
+			stderr: regexp.MustCompile(`^medic: --params is not valid JSON \(invalid character 'c' .*\): want an object, such as `),
+		},
+		{
+			name: "null params", requester: "medic",
+			args: func(id string) []string { return []string{"approve", id, "--params", `null`} },
+			code: cli.ExitUsage, want: incident.ApprovalPending, stderr: regexp.MustCompile(`not a JSON null\n$`),
+		},
+		{
+			name: "reject takes no params", requester: "medic",
+			args: func(id string) []string { return []string{"reject", id, "--reason", "no", "--params", `{}`} },
+			code: cli.ExitUsage, want: incident.ApprovalPending, stderr: regexp.MustCompile(`unknown flag: --params`),
 		},
 	}
 	for _, tt := range tests {
@@ -156,6 +199,11 @@ func TestApproveAndReject(t *testing.T) {
 				require.Equal(t, "oncall", got.DecidedBy)
 				require.Equal(t, "operator", got.DecidedRole)
 			}
+			params := tt.params
+			if params == "" {
+				params = string(a.Params)
+			}
+			require.JSONEq(t, params, string(got.Params))
 		})
 	}
 }

@@ -30,7 +30,7 @@ func jsonKeys(t *testing.T, s string) map[string]json.RawMessage {
 }
 
 // detailKeys are the keys of GET /api/v1/incidents/{id}.
-var detailKeys = []string{"incident", "events", "session", "children", "findings", "diagnosis", "similar", "precedent"}
+var detailKeys = []string{"incident", "events", "session", "children", "findings", "diagnosis", "similar", "precedent", "remediation"}
 
 func keysOf(m map[string]json.RawMessage) []string {
 	out := make([]string, 0, len(m))

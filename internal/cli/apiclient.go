@@ -77,11 +77,21 @@ func statusError(method, path string, status int, data []byte) error {
 		return withCode(ExitNotFound, err)
 	case http.StatusBadRequest, http.StatusUnprocessableEntity:
 		return withCode(ExitUsage, err)
-	case http.StatusUnauthorized, http.StatusForbidden:
+	case http.StatusForbidden:
+		if ae.Error.Code == selfApprovalCode {
+			return fmt.Errorf("%w; your token is not the problem: ask someone else with an operator token to run medic approve, or reject it yourself with medic reject", err)
+		}
+		return fmt.Errorf("%w; pass a token with the right role via --token or MEDIC_TOKEN", err)
+	case http.StatusUnauthorized:
 		return fmt.Errorf("%w; pass a token with the right role via --token or MEDIC_TOKEN", err)
 	}
 	return err
 }
+
+// selfApprovalCode is the API's error code for an approval refused
+// because its approver requested it (in production): no token of the
+// requester's helps, so the hint differs from a role that is too low.
+const selfApprovalCode = "self_approval"
 
 // do sends a request and decodes a JSON answer into out (when not nil).
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {

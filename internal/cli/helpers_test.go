@@ -91,7 +91,7 @@ var normalizers = []struct {
 	re   *regexp.Regexp
 	repl string
 }{
-	{regexp.MustCompile(`\b(inc|ses|evt|fnd)_[0-9a-f]{32}\b`), "${1}_ID"},
+	{regexp.MustCompile(`\b(inc|ses|evt|fnd|apr)_[0-9a-f]{32}\b`), "${1}_ID"},
 	{regexp.MustCompile(`\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?`), "TIME"},
 	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},
 	{regexp.MustCompile(`go1\.[0-9.]+\S*`), "GOVERSION"},

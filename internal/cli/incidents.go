@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strconv"
 	"text/tabwriter"
@@ -22,6 +23,8 @@ type incidentDetail struct {
 	Events   []*incident.FailureEvent `json:"events"`
 	Session  *incident.Session        `json:"session"`
 	Findings []*incident.Finding      `json:"findings"`
+	// Remediation is absent from a medic older than remediation.
+	Remediation *incidentRemediation `json:"remediation"`
 }
 
 // report assembles the text report of d: the findings of the whole
@@ -32,6 +35,28 @@ func (d *incidentDetail) report(base string) (*report.Report, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// writeText prints the text report of d followed by its remediation; the
+// link to the incident closes it.
+func (d *incidentDetail) writeText(w io.Writer, base string) error {
+	r, err := d.report(base)
+	if err != nil {
+		return err
+	}
+	link := r.Link
+	r.Link = ""
+	if err := report.WriteText(w, r); err != nil {
+		return err
+	}
+	if err := writeRemediation(w, d.Remediation); err != nil {
+		return err
+	}
+	if link == "" {
+		return nil
+	}
+	_, err = fmt.Fprintf(w, "  %s\n", link)
+	return err
 }
 
 // incidentPage is GET /api/v1/incidents.
@@ -126,7 +151,7 @@ func newIncidentsShowCmd(streams IO) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "show ID",
-		Short: "Show one incident with its triage report: diagnosis, evidence and similar past failures",
+		Short: "Show one incident with its triage report: diagnosis, evidence, similar past failures and remediation",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := sf.client(streams)
@@ -141,11 +166,7 @@ func newIncidentsShowCmd(streams IO) *cobra.Command {
 			if err := c.do(cmd.Context(), "GET", path, nil, &d); err != nil {
 				return err
 			}
-			r, err := d.report(c.base)
-			if err != nil {
-				return err
-			}
-			return report.WriteText(streams.Out, r)
+			return d.writeText(streams.Out, c.base)
 		},
 	}
 	sf.register(cmd)

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medic-sh/medic/internal/incident"
-	"github.com/medic-sh/medic/internal/report"
 )
 
 // triageAccepted is POST /api/v1/triage's answer.
@@ -82,11 +81,7 @@ func newTriageCmd(streams IO) *cobra.Command {
 			if err := c.do(ctx, "GET", path, nil, &d); err != nil {
 				return err
 			}
-			r, err := d.report(c.base)
-			if err != nil {
-				return err
-			}
-			return report.WriteText(streams.Out, r)
+			return d.writeText(streams.Out, c.base)
 		},
 	}
 	sf.register(cmd)

@@ -216,7 +216,7 @@ func (s *server) decideApproval(w http.ResponseWriter, r *http.Request, approve 
 	case errors.Is(err, store.ErrNotFound):
 		return missing
 	case errors.Is(err, store.ErrForbidden):
-		return &apiError{status: http.StatusForbidden, code: codeForbidden, message: err.Error(), err: err}
+		return &apiError{status: http.StatusForbidden, code: codeSelfApproval, message: err.Error(), err: err}
 	case errors.Is(err, store.ErrConflict):
 		return &apiError{status: http.StatusConflict, code: codeConflict, message: err.Error(), err: err}
 	case err != nil:

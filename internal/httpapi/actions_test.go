@@ -100,7 +100,7 @@ func TestApprovalDecisions(t *testing.T) {
 		},
 		{
 			name: "self approval in production", opts: []func(*httpapi.Deps){production}, requester: "ci-operator", verb: "approve",
-			token: operatorToken, body: `{}`, status: http.StatusForbidden, code: "forbidden", message: "requested by ci-operator", want: incident.ApprovalPending,
+			token: operatorToken, body: `{}`, status: http.StatusForbidden, code: "self_approval", message: "requested by ci-operator", want: incident.ApprovalPending,
 		},
 		{name: "self approval in dev", requester: "ci-operator", verb: "approve", token: operatorToken, body: `{}`, status: http.StatusOK, want: incident.ApprovalApproved},
 		{

@@ -18,6 +18,7 @@ const (
 	codeInvalidPayload   = "invalid_payload"
 	codeUnauthorized     = "unauthorized"
 	codeForbidden        = "forbidden"
+	codeSelfApproval     = "self_approval"
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
 	codePayloadTooLarge  = "payload_too_large"

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -47,7 +48,26 @@ type incidentDetail struct {
 	// Precedent is the past failure that most supports the diagnosis, null
 	// when none counted.
 	Precedent *memory.Precedent `json:"precedent"`
+	// Remediation is what the policy decided and what was done about it;
+	// always an object.
+	Remediation *remediationView `json:"remediation"`
 }
+
+// remediationView is the remediation part of GET /api/v1/incidents/{id}.
+type remediationView struct {
+	// Decision is the policy's decision record (act.Record) exactly as it
+	// was recorded on the triage session, null until the policy decided.
+	Decision json.RawMessage `json:"decision"`
+	// Approvals are the actions proposed for a person's approval, newest
+	// first; always an array.
+	Approvals []*incident.Approval `json:"approvals"`
+	// Actions are the actions medic ran, oldest first; always an array.
+	Actions []*incident.ActionRun `json:"actions"`
+}
+
+// decisionStep is the step of the root session's finding the policy
+// records its decision as (act's decisionStep).
+const decisionStep = "remediate.decision"
 
 // listParams are the query parameters GET /api/v1/incidents understands.
 var listParams = []string{"state", "dag_id", "instance", "signature", "since", "limit", "cursor"}
@@ -161,7 +181,10 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("get incident %s: %w", id, err)
 	}
-	out := incidentDetail{Incident: inc, Children: []*incident.Session{}, Findings: []*incident.Finding{}, Similar: []triage.SimilarFailure{}}
+	out := incidentDetail{
+		Incident: inc, Children: []*incident.Session{}, Findings: []*incident.Finding{}, Similar: []triage.SimilarFailure{},
+		Remediation: &remediationView{},
+	}
 	if out.Events, err = s.store.EventListByIncident(ctx, inc.ID); err != nil {
 		return fmt.Errorf("list events of incident %s: %w", inc.ID, err)
 	}
@@ -181,6 +204,7 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) error {
 			if out.Findings, err = s.findings(r, sess.ID); err != nil {
 				return err
 			}
+			out.Remediation.Decision = s.decision(r, inc.ID, out.Findings)
 			kids, err := s.store.SessionListChildren(ctx, sess.ID)
 			if err != nil {
 				return fmt.Errorf("list child sessions of %s: %w", sess.ID, err)
@@ -203,6 +227,38 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) error {
 			out.Similar = tr.Memory.Similar
 		}
 	}
+	if out.Remediation.Approvals, err = s.store.ApprovalList(ctx, &store.ApprovalListParams{
+		IncidentID: inc.ID, Limit: store.MaxListLimit,
+	}); err != nil {
+		return fmt.Errorf("list approvals of incident %s: %w", inc.ID, err)
+	}
+	if out.Remediation.Approvals == nil {
+		out.Remediation.Approvals = []*incident.Approval{}
+	}
+	if out.Remediation.Actions, err = s.store.ActionListByIncident(ctx, inc.ID); err != nil {
+		return fmt.Errorf("list action runs of incident %s: %w", inc.ID, err)
+	}
+	if out.Remediation.Actions == nil {
+		out.Remediation.Actions = []*incident.ActionRun{}
+	}
 	s.writeJSON(w, r, http.StatusOK, out)
+	return nil
+}
+
+// decision returns the policy's decision record among the root session's
+// findings, nil when there is none. A record that is not JSON is logged
+// and answered as none, so that one bad row never hides the incident.
+func (s *server) decision(r *http.Request, incidentID string, root []*incident.Finding) json.RawMessage {
+	for _, f := range root {
+		if f.Step != decisionStep {
+			continue
+		}
+		if !json.Valid(f.Data) {
+			s.log.WarnContext(r.Context(), "the remediation decision is not JSON", "incident_id", incidentID,
+				"finding_id", f.ID, "session_id", f.SessionID)
+			return nil
+		}
+		return f.Data
+	}
 	return nil
 }

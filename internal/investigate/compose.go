@@ -386,8 +386,8 @@ func (c *composition) diagnostic(rep *Report, sum *triage.Summary, runbook func(
 	if d.Steps == nil {
 		d.Steps = []Step{}
 	}
-	d.RemediationAttempted = "none: medic reports, people act (no automatic remediation is enabled)"
-	d.RemediationOutcome = "not applicable"
+	d.RemediationAttempted = "not decided yet: the remediation policy decides after this report"
+	d.RemediationOutcome = "pending"
 	d.Classification = "not classified"
 	d.RecommendedResolution = "escalate: look at the failure yourself"
 	values := map[string]string{"dag_id": c.inc.DagID, "task_id": task}

@@ -203,3 +203,46 @@ func withModel(r *investigate.Report) *investigate.Report {
 	r.ModelUsage = &investigate.ModelUsage{InputTokens: 1200, OutputTokens: 300, CostUSD: 0.00036}
 	return r
 }
+
+func TestDiagnosticShowsTheRemediationDecision(t *testing.T) {
+	t.Parallel()
+	composed, err := json.Marshal(composedReport(false))
+	require.NoError(t, err)
+	decision := func(data string) *incident.Finding {
+		return &incident.Finding{Step: "remediate.decision", Kind: incident.FindingRemediation, Data: json.RawMessage(data)}
+	}
+	tests := []struct {
+		name              string
+		state             incident.State
+		findings          []*incident.Finding
+		attempted, state2 string
+	}{
+		{
+			name: "proposed", state: incident.StateAwaitingApproval,
+			findings:  []*incident.Finding{decision(`{"decision": {"outcome": "propose", "action": "clear_failed_tasks"}}`)},
+			attempted: "the policy decided: propose clear_failed_tasks", state2: "awaiting a person's approval",
+		},
+		{
+			name: "resolved", state: incident.StateResolved,
+			findings:  []*incident.Finding{decision(`{"decision": {"outcome": "execute", "action": "retry_with_backoff"}}`)},
+			attempted: "the policy decided: execute retry_with_backoff", state2: "resolved",
+		},
+		{
+			name: "escalated", state: incident.StateEscalated,
+			findings:  []*incident.Finding{decision(`{"decision": {"outcome": "escalate", "action": "escalate"}}`)},
+			attempted: "the policy decided: escalate", state2: "escalated to a person",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			inc := baseIncident()
+			inc.State = tt.state
+			r := report.New(inc, nil, tt.findings, "")
+			require.NoError(t, r.SetInvestigation(&incident.Session{Result: composed}))
+			d := r.Investigation.Diagnostic
+			require.Equal(t, tt.attempted, d.RemediationAttempted)
+			require.Equal(t, tt.state2, d.RemediationOutcome)
+		})
+	}
+}

@@ -5,7 +5,9 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/medic-sh/medic/internal/incident"
@@ -27,6 +29,8 @@ type Report struct {
 	Link string
 	// TriageDuration is the time from the first report to finished triage.
 	TriageDuration time.Duration
+
+	findings []*incident.Finding
 }
 
 // Reader is the part of the store a report is built from.
@@ -82,6 +86,53 @@ func Load(ctx context.Context, st Reader, incidentID, baseURL string) (*Report, 
 	return r, nil
 }
 
+// setRemediation fills the diagnostic report's remediation lines from the
+// policy's decision (the root session's remediate.decision finding) and
+// where the incident stands now.
+func (r *Report) setRemediation(findings []*incident.Finding) {
+	if r.Investigation == nil {
+		return
+	}
+	for _, f := range findings {
+		if f.Step != "remediate.decision" {
+			continue
+		}
+		var rec struct {
+			Decision struct {
+				Outcome string `json:"outcome"`
+				Action  string `json:"action"`
+			} `json:"decision"`
+		}
+		if json.Unmarshal(f.Data, &rec) != nil {
+			return
+		}
+		d := &r.Investigation.Diagnostic
+		what := rec.Decision.Outcome + " " + rec.Decision.Action
+		if rec.Decision.Action == "" || rec.Decision.Action == rec.Decision.Outcome {
+			what = rec.Decision.Outcome
+		}
+		d.RemediationAttempted = "the policy decided: " + strings.TrimSpace(what)
+		d.RemediationOutcome = stateOutcome(r.Incident.State)
+		return
+	}
+}
+
+func stateOutcome(s incident.State) string {
+	switch s {
+	case incident.StateAwaitingApproval:
+		return "awaiting a person's approval"
+	case incident.StateRemediating:
+		return "running"
+	case incident.StateVerifying:
+		return "verifying"
+	case incident.StateResolved:
+		return "resolved"
+	case incident.StateEscalated:
+		return "escalated to a person"
+	}
+	return string(s)
+}
+
 // SetInvestigation takes the commander's composed report from the
 // incident's root session (as the store or the API returns it). A session
 // without one leaves the report as it is; one that cannot be read is an
@@ -96,13 +147,14 @@ func (r *Report) SetInvestigation(root *incident.Session) error {
 	}
 	if inv != nil {
 		r.Investigation = inv
+		r.setRemediation(r.findings)
 	}
 	return nil
 }
 
 // New assembles a report from an incident's parts.
 func New(inc *incident.Incident, events []*incident.FailureEvent, findings []*incident.Finding, baseURL string) *Report {
-	r := &Report{Incident: inc, Events: events, Triage: triage.Decode(findings)}
+	r := &Report{Incident: inc, Events: events, Triage: triage.Decode(findings), findings: findings}
 	if baseURL != "" {
 		r.Link = baseURL + "/api/v1/incidents/" + inc.ID
 	}

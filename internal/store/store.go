@@ -211,6 +211,10 @@ type Store interface {
 	// refused with an error matching ErrConflict.
 	ActionSetVerification(ctx context.Context, p *ActionSetVerificationParams) (*incident.ActionRun, error)
 	ActionGet(ctx context.Context, idempotencyKey string) (*incident.ActionRun, error)
+	// ActionListByIncident lists the action runs of an incident, oldest
+	// first (by when each began), at most MaxListLimit; an incident with
+	// none, or an unknown one, has an empty list.
+	ActionListByIncident(ctx context.Context, incidentID string) ([]*incident.ActionRun, error)
 	// RemediationCounters counts earlier action runs for the policy's
 	// budgets, rate limit and prior-failure rule.
 	RemediationCounters(ctx context.Context, p *CountersParams) (*RemediationCounts, error)

@@ -374,3 +374,26 @@ func checkLimits(ctx context.Context, tx *sql.Tx, r *incident.ActionRun, lim *in
 	}
 	return nil
 }
+
+// ActionListByIncident implements store.Store, oldest first; runs begun at
+// the same instant keep the order they were inserted in.
+func (s *Store) ActionListByIncident(ctx context.Context, incidentID string) ([]*incident.ActionRun, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+runColumns+` FROM action_runs WHERE incident_id = ?
+		ORDER BY started_at, rowid LIMIT ?`, incidentID, store.MaxListLimit)
+	if err != nil {
+		return nil, fmt.Errorf("list action runs of incident %s: %w", incidentID, err)
+	}
+	defer rows.Close()
+	out := []*incident.ActionRun{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list action runs of incident %s: %w", incidentID, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list action runs of incident %s: %w", incidentID, err)
+	}
+	return out, nil
+}

@@ -116,6 +116,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"ApprovalListFilters", testApprovalList},
 		{"ActionLifecycle", testActionLifecycle},
 		{"ActionBeginConcurrent", testActionBeginConcurrent},
+		{"ActionListByIncident", testActionListByIncident},
 		{"RemediationCounters", testRemediationCounters},
 		{"KillSwitch", testKillSwitch},
 	}
