@@ -146,7 +146,7 @@ func summarize(ctx context.Context, st store.Store, want int) (*Result, bool, er
 			res.Notified++
 		}
 		rw := row(r)
-		if rw.Remediation, err = decision(ctx, st, inc); err != nil {
+		if rw.Remediation, err = decision(ctx, st, r); err != nil {
 			return nil, false, err
 		}
 		res.Rows = append(res.Rows, rw)
@@ -264,52 +264,25 @@ func (r *Result) WriteTable(w io.Writer) error {
 	return err
 }
 
-// decision reads the policy's recorded decision about inc, nil before
-// there is one.
-func decision(ctx context.Context, st store.Store, inc *incident.Incident) (*Remediation, error) {
-	if inc.TriageSessionID == "" {
+// decision is the policy's decision in r, nil before there is one, with
+// the approval a proposal waits as.
+func decision(ctx context.Context, st store.Store, r *report.Report) (*Remediation, error) {
+	d := r.Decision()
+	if d == nil {
 		return nil, nil
 	}
-	fs, err := st.FindingListBySession(ctx, inc.TriageSessionID)
+	out := &Remediation{Outcome: d.Outcome, Action: d.Action, Why: d.Why}
+	if out.Outcome == "escalate" {
+		out.Action, out.Why = "", d.Proposed+" needs a person"
+	}
+	approvals, err := st.ApprovalList(ctx, &store.ApprovalListParams{IncidentID: r.Incident.ID, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range fs {
-		if f.Step != "remediate.decision" {
-			continue
-		}
-		var rec struct {
-			Proposed string `json:"proposed"`
-			Decision struct {
-				Outcome string `json:"outcome"`
-				Action  string `json:"action"`
-				Reasons []struct {
-					Rule, Result, Detail string
-				} `json:"reasons"`
-			} `json:"decision"`
-		}
-		if err := json.Unmarshal(f.Data, &rec); err != nil {
-			return nil, fmt.Errorf("demo: decision of %s: %w", inc.ID, err)
-		}
-		out := &Remediation{Outcome: rec.Decision.Outcome, Action: rec.Decision.Action}
-		for _, r := range rec.Decision.Reasons {
-			if r.Result == "fail" || r.Result == "cap" {
-				out.Why = r.Rule + ": " + r.Detail
-			}
-		}
-		if out.Outcome == "escalate" {
-			out.Action, out.Why = "", rec.Proposed+" needs a person"
-		}
-		approvals, err := st.ApprovalList(ctx, &store.ApprovalListParams{IncidentID: inc.ID, Limit: 1})
-		if err != nil {
-			return nil, err
-		}
-		if len(approvals) > 0 {
-			out.ApprovalID = approvals[0].ID
-		}
-		return out, nil
+	if len(approvals) > 0 {
+		out.ApprovalID = approvals[0].ID
 	}
-	return nil, nil
+	return out, nil
 }
 
 // WriteJSON prints the summary as one JSON line.

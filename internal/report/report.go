@@ -86,35 +86,62 @@ func Load(ctx context.Context, st Reader, incidentID, baseURL string) (*Report, 
 	return r, nil
 }
 
-// setRemediation fills the diagnostic report's remediation lines from the
-// policy's decision (the root session's remediate.decision finding) and
-// where the incident stands now.
-func (r *Report) setRemediation(findings []*incident.Finding) {
-	if r.Investigation == nil {
-		return
-	}
-	for _, f := range findings {
+// Decision is the remediation policy's recorded decision about the
+// incident (the root session's remediate.decision finding).
+type Decision struct {
+	Outcome string `json:"outcome"`
+	Action  string `json:"action,omitempty"`
+	// Why is the last rule that failed or capped the decision, as "rule:
+	// detail"; empty when none did.
+	Why string `json:"why,omitempty"`
+	// Proposed is the diagnosis' remediation the policy was asked about.
+	Proposed string `json:"proposed,omitempty"`
+}
+
+// Decision returns the policy's decision, nil before there is one.
+func (r *Report) Decision() *Decision {
+	for _, f := range r.findings {
 		if f.Step != "remediate.decision" {
 			continue
 		}
 		var rec struct {
+			Proposed string `json:"proposed"`
 			Decision struct {
 				Outcome string `json:"outcome"`
 				Action  string `json:"action"`
+				Reasons []struct {
+					Rule, Result, Detail string
+				} `json:"reasons"`
 			} `json:"decision"`
 		}
 		if json.Unmarshal(f.Data, &rec) != nil {
-			return
+			return nil
 		}
-		d := &r.Investigation.Diagnostic
-		what := rec.Decision.Outcome + " " + rec.Decision.Action
-		if rec.Decision.Action == "" || rec.Decision.Action == rec.Decision.Outcome {
-			what = rec.Decision.Outcome
+		d := &Decision{Outcome: rec.Decision.Outcome, Action: rec.Decision.Action, Proposed: rec.Proposed}
+		for _, rs := range rec.Decision.Reasons {
+			if rs.Result == "fail" || rs.Result == "cap" {
+				d.Why = rs.Rule + ": " + rs.Detail
+			}
 		}
-		d.RemediationAttempted = "the policy decided: " + strings.TrimSpace(what)
-		d.RemediationOutcome = stateOutcome(r.Incident.State)
+		return d
+	}
+	return nil
+}
+
+// setRemediation fills the diagnostic report's remediation lines from the
+// policy's decision and where the incident stands now.
+func (r *Report) setRemediation() {
+	dec := r.Decision()
+	if r.Investigation == nil || dec == nil {
 		return
 	}
+	what := dec.Outcome + " " + dec.Action
+	if dec.Action == "" || dec.Action == dec.Outcome {
+		what = dec.Outcome
+	}
+	d := &r.Investigation.Diagnostic
+	d.RemediationAttempted = "the policy decided: " + strings.TrimSpace(what)
+	d.RemediationOutcome = stateOutcome(r.Incident.State)
 }
 
 func stateOutcome(s incident.State) string {
@@ -147,7 +174,7 @@ func (r *Report) SetInvestigation(root *incident.Session) error {
 	}
 	if inv != nil {
 		r.Investigation = inv
-		r.setRemediation(r.findings)
+		r.setRemediation()
 	}
 	return nil
 }
