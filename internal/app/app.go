@@ -29,6 +29,7 @@ import (
 	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/notify"
 	"github.com/medic-sh/medic/internal/notify/console"
+	"github.com/medic-sh/medic/internal/notify/slack"
 	"github.com/medic-sh/medic/internal/store"
 	"github.com/medic-sh/medic/internal/store/sqlite"
 	"github.com/medic-sh/medic/internal/triage"
@@ -138,7 +139,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.memSync = &memorySync{keeper: a.memory, every: cfg.Memory.SyncInterval}
-	a.ingest = ingest.NewService(a.store, groupWindow, opts.Logger, reg)
+	a.ingest = ingest.NewService(a.store, groupWindow, opts.Logger, reg, ingest.WithCoalesce(cfg.Ingest.Coalesce))
 	runner := triage.NewRunner(a.store, a.instances, a.ingest, triage.Options{
 		FrequencyLookback: cfg.Triage.FrequencyLookback, RecurringThreshold: cfg.Triage.RecurringThreshold,
 		LogTailLines: cfg.Triage.LogTailLines, LogMaxBytes: cfg.Triage.LogMaxBytes, StepTimeout: cfg.Triage.StepTimeout,
@@ -158,7 +159,17 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if cfg.Notify.Console.Enabled {
 		notifiers = append(notifiers, console.New(opts.Stdout))
 	}
-	river.AddWorker(workers, &notify.Worker{Store: a.store, Notifiers: notifiers, BaseURL: cfg.Server.PublicURL, Logger: opts.Logger})
+	if s := cfg.Notify.Slack; s.Enabled {
+		uis := map[string]string{}
+		for _, inst := range cfg.Airflow.Instances {
+			uis[inst.Name] = strings.TrimSuffix(inst.URL, "/")
+		}
+		notifiers = append(notifiers, slack.New(slack.Config{
+			Token: s.Token.Reveal(), APIURL: s.APIURL, Channel: s.Channel, Mentions: s.Mentions,
+			AirflowURL: func(instance string) string { return uis[instance] }, HTTPClient: opts.HTTPClient,
+		}, a.store, opts.Logger))
+	}
+	river.AddWorker(workers, &notify.Worker{Store: a.store, Notifiers: notifiers, BaseURL: cfg.Server.PublicURL, Logger: opts.Logger, Now: opts.Now})
 
 	for _, inst := range cfg.Airflow.Instances {
 		if !inst.Poll.Enabled {
@@ -181,6 +192,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		DefaultInstance: a.instances.defaultName(), Instances: a.instances.names(),
 		Logger: opts.Logger, Registry: reg, Ready: a.ready, Now: opts.Now, Version: opts.Version,
 		Environment: cfg.Environment,
+		Slack:       httpapi.SlackInteractions{SigningSecret: cfg.Notify.Slack.SigningSecret, Approvers: cfg.Notify.Slack.Approvers},
 	})
 	if err != nil {
 		_ = a.Stop(ctx)

@@ -82,6 +82,8 @@ func testConfig(dbPath, airflowURL string, version int) *config.Config {
 	inst.Username, inst.Password = "medic", config.NewSecret("pw")
 	inst.Poll.Enabled = false // tests poll on demand, with their own poller
 	cfg.Airflow.Instances = []config.AirflowInstance{inst}
+	// Each test plays its own failures; the storm tests turn coalescing on.
+	cfg.Ingest.Coalesce.Enabled = false
 	return cfg
 }
 

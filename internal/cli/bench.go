@@ -10,6 +10,7 @@ import (
 	"github.com/medic-sh/medic/internal/bench/logparse"
 	logscanbench "github.com/medic-sh/medic/internal/bench/logscan"
 	memorybench "github.com/medic-sh/medic/internal/bench/memory"
+	stormbench "github.com/medic-sh/medic/internal/bench/storm"
 )
 
 func newBenchCmd(streams IO) *cobra.Command {
@@ -18,7 +19,44 @@ func newBenchCmd(streams IO) *cobra.Command {
 		Short: "Measure medic's parts on benchmark data",
 		Long:  "Benchmarks print what they measured and how; with --json the last line is one JSON object of figures.",
 	}
-	cmd.AddCommand(newBenchLogparseCmd(streams), newBenchLogscanCmd(streams), newBenchMemoryCmd(streams), newBenchClassifyCmd(streams))
+	cmd.AddCommand(newBenchLogparseCmd(streams), newBenchLogscanCmd(streams), newBenchMemoryCmd(streams), newBenchClassifyCmd(streams),
+		newBenchStormCmd(streams))
+	return cmd
+}
+
+func newBenchStormCmd(streams IO) *cobra.Command {
+	var (
+		events  int
+		senders int
+		seed    uint64
+		asJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "storm [--events 500]",
+		Short: "Ingest throughput and storm coalescing on a replayed storm of task failures",
+		Long: "Replays --events synthetic task failures (a few causes across many DAGs and runs, from --seed) " +
+			"through the webhook's signature check and decoding and the ingest service, with storm coalescing " +
+			"at its defaults, on a temporary SQLite database; reports events/s, p50/p99 latency per event, " +
+			"events lost (sent minus recorded) and the incidents made of them.",
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if events < 1 {
+				return usageError{fmt.Errorf("--events: want at least 1, got %d", events)}
+			}
+			res, err := stormbench.Run(cmd.Context(), stormbench.Options{Events: events, Senders: senders, Seed: seed})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return res.WriteJSON(streams.Out)
+			}
+			return res.WriteTable(streams.Out)
+		},
+	}
+	cmd.Flags().IntVar(&events, "events", 500, "how many failures to send")
+	cmd.Flags().IntVar(&senders, "senders", 8, "how many failures are in flight at once")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "the same seed replays the same storm")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "end with one JSON line of figures")
 	return cmd
 }
 

@@ -62,6 +62,20 @@ func TestBenchLogscanJSON(t *testing.T) {
 	require.Equal(t, 2, r.code)
 }
 
+func TestBenchStormJSON(t *testing.T) {
+	t.Parallel()
+	r := medic(t, nil, "bench", "storm", "--events", "300", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	got := lastJSONLine(t, r.stdout)
+	require.InDelta(t, 300, got["events"].(float64), 0)
+	require.Zero(t, got["lost"].(float64))
+	require.InDelta(t, 4, got["incidents"].(float64), 0, "one incident per cause")
+	require.Greater(t, got["events_per_sec"].(float64), 0.0)
+	require.Greater(t, got["p99_ms"].(float64), 0.0)
+	r = medic(t, nil, "bench", "storm", "--events", "0")
+	require.Equal(t, 2, r.code)
+}
+
 func TestBenchMemoryJSON(t *testing.T) {
 	t.Parallel()
 	r := medic(t, nil, "bench", "memory", "--records", "2k", "--queries", "20", "--json")

@@ -128,6 +128,7 @@ func NewRootCmd(streams IO) *cobra.Command {
 		group(newIncidentsCmd(streams)),
 		group(newAuditCmd(streams)),
 		group(newActionsCmd(streams)), newDecideCmd(streams, true), newDecideCmd(streams, false), group(newApprovalsCmd(streams)),
+		group(newSilenceCmd(streams)),
 		group(newConfigCmd(streams)),
 		group(newBenchCmd(streams)),
 		newCalibrateCmd(streams),

@@ -60,7 +60,7 @@ func defaults() *Config {
 			JobTimeout:  2 * time.Minute,
 			MaxAttempts: 5,
 		},
-		Ingest: Ingest{Webhook: Webhook{MaxBodyBytes: 1 << 20}},
+		Ingest: Ingest{Webhook: Webhook{MaxBodyBytes: 1 << 20}, Coalesce: DefaultCoalesce()},
 		Triage: Triage{
 			FrequencyLookback:  168 * time.Hour,
 			RecurringThreshold: 2,
@@ -73,7 +73,7 @@ func defaults() *Config {
 		Owners:      defaultOwners(),
 		LLM:         defaultLLM(),
 		Remediate:   defaultRemediate(),
-		Notify:      Notify{Console: Console{Enabled: true}},
+		Notify:      Notify{Console: Console{Enabled: true}, Slack: Slack{APIURL: DefaultSlackAPIURL}},
 	}
 }
 

@@ -129,7 +129,8 @@ type Poll struct {
 
 // Ingest configures the event sources.
 type Ingest struct {
-	Webhook Webhook `yaml:"webhook"`
+	Webhook  Webhook  `yaml:"webhook"`
+	Coalesce Coalesce `yaml:"coalesce"`
 }
 
 // Webhook configures POST /api/v1/events.
@@ -179,6 +180,7 @@ type Triage struct {
 // Notify configures where incident reports go.
 type Notify struct {
 	Console Console `yaml:"console"`
+	Slack   Slack   `yaml:"slack"`
 }
 
 // Console prints a readable incident summary to stdout.

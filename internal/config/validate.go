@@ -99,6 +99,8 @@ func (c *Config) problems() []*FieldError {
 	c.Owners.validate(v)
 	c.LLM.validate(v)
 	c.Remediate.validate(v)
+	c.Notify.Slack.validate(v)
+	c.Ingest.Coalesce.validate(v)
 	return v.errs
 }
 

@@ -157,6 +157,9 @@ func demoConfig(opts Options, simURL, password, secret string) *config.Config {
 	// The stand-in is in-process: no need to protect it like a real Airflow.
 	inst.RateLimit, inst.Burst, inst.MaxConcurrency = 500, 100, 16
 	cfg.Airflow.Instances = []config.AirflowInstance{inst}
+	// The demo plays days of runs in seconds: coalescing would read a
+	// failure that recurs on a later day as part of the same storm.
+	cfg.Ingest.Coalesce.Enabled = false
 	// Every demo DAG may be remediated, and every action needs a person:
 	// the demo shows proposals with their dry runs, and `medic approve`
 	// runs one against the stand-in.

@@ -19,11 +19,17 @@ import (
 // page can send a cross-site text/plain POST without asking, but not a JSON
 // one, so a loopback-mode medic cannot be driven by a page in a local browser.
 func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return s.readBodyOf(w, r, "application/json")
+}
+
+// readBodyOf reads a request body of media type want, of at most
+// s.maxBody bytes.
+func (s *server) readBodyOf(w http.ResponseWriter, r *http.Request, want string) ([]byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
+	if err != nil || mt != want {
 		return nil, &apiError{
 			status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
-			message: "Content-Type must be application/json",
+			message: "Content-Type must be " + want,
 		}
 	}
 	tooLarge := &apiError{

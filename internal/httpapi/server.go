@@ -87,6 +87,8 @@ type Deps struct {
 	// Environment names the deployment (dev, staging, production); in
 	// production nobody may approve an action they requested.
 	Environment string
+	// Slack, with a signing secret, serves Slack's button clicks.
+	Slack SlackInteractions
 	// Now is the clock; time.Now when nil.
 	Now     func() time.Time
 	Version string
@@ -94,6 +96,7 @@ type Deps struct {
 
 // server holds the resolved Deps.
 type server struct {
+	slack           *slackConfig
 	store           store.Store
 	events          EventRecorder
 	triage          TriageRequester
@@ -144,7 +147,7 @@ func New(d Deps) (http.Handler, error) {
 		store: d.Store, events: d.Events, triage: d.Triage, memory: d.Memory, auth: auth,
 		maxBody: d.MaxBodyBytes, defaultInstance: d.DefaultInstance, instances: slices.Clone(d.Instances),
 		log: d.Logger, ready: d.Ready, now: d.Now, version: d.Version, environment: d.Environment, mux: http.NewServeMux(),
-		streams: streams, streamSlots: make(chan struct{}, streams.MaxConcurrent),
+		streams: streams, streamSlots: make(chan struct{}, streams.MaxConcurrent), slack: newSlackConfig(d.Slack),
 	}
 	if d.WebhookSecret.IsSet() {
 		s.webhookSecret = []byte(d.WebhookSecret.Reveal())
@@ -175,6 +178,9 @@ func New(d Deps) (http.Handler, error) {
 
 func (s *server) routes(reg *prometheus.Registry) {
 	s.mux.Handle("POST /api/v1/events", s.handle(s.postEvent))
+	if s.slack != nil {
+		s.mux.Handle("POST /api/v1/slack/interactions", s.handle(s.postSlackInteraction))
+	}
 	s.mux.Handle("POST /api/v1/triage", s.api(config.RoleOperator, s.postTriage))
 	s.mux.Handle("GET /api/v1/incidents", s.api(config.RoleViewer, s.listIncidents))
 	s.mux.Handle("GET /api/v1/incidents/{id}", s.api(config.RoleViewer, s.getIncident))
@@ -188,6 +194,9 @@ func (s *server) routes(reg *prometheus.Registry) {
 	s.mux.Handle("GET /api/v1/approvals/{id}", s.api(config.RoleViewer, s.getApproval))
 	s.mux.Handle("POST /api/v1/approvals/{id}/approve", s.api(config.RoleOperator, s.postApprove))
 	s.mux.Handle("POST /api/v1/approvals/{id}/reject", s.api(config.RoleOperator, s.postReject))
+	s.mux.Handle("GET /api/v1/silences", s.api(config.RoleViewer, s.listSilences))
+	s.mux.Handle("POST /api/v1/silences", s.api(config.RoleOperator, s.postSilence))
+	s.mux.Handle("POST /api/v1/silences/{id}/expire", s.api(config.RoleOperator, s.postExpireSilence))
 	s.mux.Handle("GET /api/v1/sessions/{id}", s.api(config.RoleViewer, s.getSession))
 	s.mux.Handle("GET /api/v1/sessions/{id}/events", s.api(config.RoleViewer, s.streamSessionEvents))
 	s.mux.Handle("GET /healthz", s.handle(s.healthz))

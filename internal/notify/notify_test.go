@@ -35,6 +35,7 @@ type recordingNotifier struct {
 
 	mu      sync.Mutex
 	reports []*report.Report
+	reasons []string
 	err     error
 }
 
@@ -42,13 +43,14 @@ var _ notify.Notifier = (*recordingNotifier)(nil)
 
 func (n *recordingNotifier) Name() string { return n.name }
 
-func (n *recordingNotifier) Notify(_ context.Context, r *report.Report) error {
+func (n *recordingNotifier) Notify(_ context.Context, u notify.Update) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.err != nil {
 		return n.err
 	}
-	n.reports = append(n.reports, r)
+	n.reports = append(n.reports, u.Report)
+	n.reasons = append(n.reasons, u.Reason)
 	return nil
 }
 
@@ -183,6 +185,7 @@ func TestWorkFailingNotifierIsRetried(t *testing.T) {
 	slack.setErr(nil)
 	require.NoError(t, w.Work(ctx, notifyJob(inc.ID)))
 	require.Len(t, slack.sent(), 1)
+	require.Len(t, console.sent(), 1, "the retry does not send again where it was delivered")
 	got, err = b.store.IncidentGetByID(ctx, inc.ID)
 	require.NoError(t, err)
 	require.NotNil(t, got.NotifiedAt)
@@ -250,4 +253,57 @@ func TestNotifyJobRunsOnRiver(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	require.Len(t, n.sent(), 1)
 	require.Equal(t, inc.ID, n.sent()[0].Incident.ID)
+}
+
+func TestWorkTellsEachMoveOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite.Options{})
+	ctx := context.Background()
+	inc := b.triagedIncident(t, "manual__1")
+	n := &recordingNotifier{name: "slack"}
+	w := &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{n}}
+	require.NoError(t, w.Work(ctx, notifyJob(inc.ID)))
+
+	_, err := b.store.IncidentTransition(ctx, &store.IncidentTransitionParams{
+		ID: inc.ID, To: incident.StateResolved, Actor: "alice", Reason: "fixed the view by hand",
+	})
+	require.NoError(t, err)
+	move := &river.Job[store.NotifyJobArgs]{
+		JobRow: &rivertype.JobRow{Attempt: 1, MaxAttempts: 5},
+		Args:   store.NotifyJobArgs{IncidentID: inc.ID, Reason: "state:resolved", Detail: "fixed the view by hand"},
+	}
+	for range 2 { // the second is a redelivery
+		require.NoError(t, w.Work(ctx, move))
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	require.Equal(t, []string{"triaged", "state:resolved"}, n.reasons)
+	require.Equal(t, incident.StateResolved, n.reports[1].Incident.State, "the update carries the report as it stands")
+}
+
+func TestWorkHoldsNotificationsDuringASilence(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite.Options{})
+	ctx := context.Background()
+	inc := b.triagedIncident(t, "manual__1")
+	sil, err := b.store.SilenceCreate(ctx, &incident.Silence{
+		Matcher: incident.SilenceMatcher{DagGlob: "orders_*"}, Reason: "warehouse maintenance", CreatedBy: "alice",
+		StartsAt: b.clock.Now(), EndsAt: b.clock.Now().Add(time.Hour),
+	})
+	require.NoError(t, err)
+	n := &recordingNotifier{name: "slack"}
+	w := &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{n}, Now: b.clock.Now}
+
+	err = w.Work(ctx, notifyJob(inc.ID))
+	var snooze *rivertype.JobSnoozeError
+	require.ErrorAs(t, err, &snooze, "held, to be looked at again")
+	require.Empty(t, n.sent(), "nothing is sent while the silence lasts")
+	got, err := b.store.IncidentGetByID(ctx, inc.ID)
+	require.NoError(t, err)
+	require.Nil(t, got.NotifiedAt)
+
+	_, err = b.store.SilenceExpire(ctx, sil.ID, "alice", b.clock.Now())
+	require.NoError(t, err)
+	require.NoError(t, w.Work(ctx, notifyJob(inc.ID)))
+	require.Len(t, n.sent(), 1, "released when the silence ends")
 }

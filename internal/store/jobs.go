@@ -17,11 +17,14 @@ type TriageJobArgs struct {
 // Kind is the job kind stored with the job.
 func (TriageJobArgs) Kind() string { return "medic_triage" }
 
-// NotifyJobArgs asks for an incident report to be sent.
+// NotifyJobArgs asks for an incident's people to be told what happened:
+// the report once it is triaged, then each move of the incident.
 type NotifyJobArgs struct {
 	IncidentID string `json:"incident_id"`
-	// Reason is what happened: "triaged" in v1.
+	// Reason is what happened: "triaged", or "state:<state>" for a move.
 	Reason string `json:"reason"`
+	// Detail says why, for a move (the transition's reason).
+	Detail string `json:"detail,omitempty"`
 }
 
 // Kind is the job kind stored with the job.

@@ -225,6 +225,41 @@ type Store interface {
 	// actions.paused or actions.resumed audit entry, and returns it stored.
 	KillSwitchSet(ctx context.Context, p *KillSwitchSetParams) (*KillSwitch, error)
 
+	// SilenceCreate stores a silence (a maintenance window) with a
+	// silence.created audit entry, in one transaction, and returns it
+	// stored: ID and CreatedAt set, StartsAt set to now when zero. A
+	// silence failing incident.Silence.Validate, or one that has already
+	// ended, is an error matching incident.ErrInvalid.
+	SilenceCreate(ctx context.Context, s *incident.Silence) (*incident.Silence, error)
+	// SilenceList lists silences newest first, filtered by p.
+	SilenceList(ctx context.Context, p *SilenceListParams) ([]*incident.Silence, error)
+	// SilenceExpire ends a silence at at (now when zero) on behalf of by,
+	// with a silence.expired audit entry, in one transaction. A silence
+	// already expired or past its end is refused with an error matching
+	// ErrConflict; an unknown id matches ErrNotFound.
+	SilenceExpire(ctx context.Context, id, by string, at time.Time) (*incident.Silence, error)
+	// SilenceMatch returns the silence active at at that matches inc
+	// (incident.Silence.Matches), the one ending last when several do, or
+	// nil when none does.
+	SilenceMatch(ctx context.Context, inc *incident.Incident, at time.Time) (*incident.Silence, error)
+
+	// NotifyDelivered reports whether the notifier already delivered this
+	// update of the incident.
+	NotifyDelivered(ctx context.Context, d *NotifyDelivery) (bool, error)
+	// NotifyRecordDelivery records that the notifier delivered the update;
+	// recording it again changes nothing.
+	NotifyRecordDelivery(ctx context.Context, d *NotifyDelivery) error
+	// NotifyMessageGet returns the notifier's living message of the
+	// incident; ErrNotFound before one was posted.
+	NotifyMessageGet(ctx context.Context, incidentID, notifier string) (*NotifyMessage, error)
+	// NotifyMessageSave stores the message a notifier posted and returns it
+	// with saved=true; when one is already stored for the incident and
+	// notifier (another replica posted first) that one is returned
+	// unchanged with saved=false.
+	NotifyMessageSave(ctx context.Context, m *NotifyMessage) (*NotifyMessage, bool, error)
+	// NotifyMessageUpdated counts an edit of the living message.
+	NotifyMessageUpdated(ctx context.Context, incidentID, notifier string) error
+
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error
@@ -239,6 +274,29 @@ type EventRecordParams struct {
 	// Window is how long after an incident opened a failure of the same group
 	// still joins it.
 	Window time.Duration
+
+	// Coalesce turns on storm coalescing: besides its DAG run (within
+	// Window, as without it), the event joins an open incident that shares
+	// one of Keys, and the incident's triage job is held back while events
+	// keep joining. An incident is open until its investigation started
+	// (the triage job was attempted or the root session left pending), it
+	// is MaxAge old or it holds MaxBatch events.
+	Coalesce bool
+	// Keys are the event's structured keys, "kind:value", tried in order:
+	// "run:<instance|dag|run>" (when grouping by run), "signature:<id>",
+	// "host:<host[:port]>", "dataset:<uri>". The keys of the event that
+	// opens an incident are the incident's.
+	Keys []string
+	// Cause names the event's failure (the first line of its error) for an
+	// incident it opens.
+	Cause string
+	// Debounce holds back the investigation of a coalescing incident until
+	// no event joined for this long, but never past MaxWait after it
+	// opened.
+	Debounce time.Duration
+	MaxWait  time.Duration
+	MaxAge   time.Duration
+	MaxBatch int
 }
 
 // EventRecordResult says what EventRecord did.
@@ -250,6 +308,21 @@ type EventRecordResult struct {
 	Duplicate bool
 	// IncidentCreated is true when this event opened a new incident.
 	IncidentCreated bool
+
+	// JoinedOn is the kind of the key the event joined its incident on
+	// ("run", "signature", "host", "dataset"); empty when it opened the
+	// incident or was a duplicate.
+	JoinedOn string
+	// Tasks and DAGs count the distinct tasks (dag and task id) and DAGs
+	// of the incident's events, this one included; Cause is the incident's
+	// cause (see EventRecordParams.Cause), empty when it did not coalesce.
+	Tasks int
+	DAGs  int
+	Cause string
+	// TriageAt is when the incident's investigation is due to start, for a
+	// coalescing incident whose triage job is still held back; zero
+	// otherwise.
+	TriageAt time.Time
 }
 
 // TriageRequestParams is the input of Store.TriageRequest.
@@ -406,6 +479,15 @@ type AuditListParams struct {
 	Until   time.Time
 	AfterID int64
 	Limit   int
+}
+
+// SilenceListParams filters SilenceList.
+type SilenceListParams struct {
+	// Active keeps the silences active at At (now when zero).
+	Active bool
+	At     time.Time
+	// Limit bounds the list; ClampLimit applies.
+	Limit int
 }
 
 // MemoryRecordListParams pages MemoryRecordList: the records strictly after

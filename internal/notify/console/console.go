@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/medic-sh/medic/internal/notify"
@@ -28,11 +29,34 @@ func New(w io.Writer) *Notifier { return &Notifier{w: w} }
 func (n *Notifier) Name() string { return "console" }
 
 // Notify implements notify.Notifier.
-func (n *Notifier) Notify(_ context.Context, r *report.Report) error {
+func (n *Notifier) Notify(_ context.Context, u notify.Update) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if err := report.WriteText(n.w, r); err != nil {
-		return fmt.Errorf("console: write report of %s: %w", r.Incident.ID, err)
+	r := u.Report
+	if u.First() {
+		if err := report.WriteText(n.w, r); err != nil {
+			return fmt.Errorf("console: write report of %s: %w", r.Incident.ID, err)
+		}
+		return nil
+	}
+	line := fmt.Sprintf("→ %s %s.%s is now %s", r.Incident.ID, r.Incident.DagID, r.FocusTask(), strings.TrimPrefix(u.Reason, "state:"))
+	if u.Detail != "" {
+		line += ": " + u.Detail
+	}
+	if _, err := fmt.Fprintln(n.w, clipLine(line)); err != nil {
+		return fmt.Errorf("console: write update of %s: %w", r.Incident.ID, err)
 	}
 	return nil
+}
+
+// maxUpdate is the longest update line, in runes.
+const maxUpdate = 240
+
+func clipLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	rs := []rune(s)
+	if len(rs) <= maxUpdate {
+		return s
+	}
+	return string(rs[:maxUpdate-1]) + "…"
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/notify"
 	"github.com/medic-sh/medic/internal/notify/console"
 	"github.com/medic-sh/medic/internal/report"
 	"github.com/medic-sh/medic/internal/triage"
@@ -54,7 +55,7 @@ func TestNotifyWritesTheTextReport(t *testing.T) {
 	require.Equal(t, "console", n.Name())
 	r := newReport(t, "inc_0001")
 
-	require.NoError(t, n.Notify(context.Background(), r))
+	require.NoError(t, n.Notify(context.Background(), notify.Update{Report: r, Reason: notify.ReasonTriaged}))
 
 	var want strings.Builder
 	require.NoError(t, report.WriteText(&want, r))
@@ -79,7 +80,9 @@ func TestNotifyConcurrentReportsDoNotInterleave(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 8 {
 		r := newReport(t, fmt.Sprintf("inc_%04d", i))
-		wg.Go(func() { require.NoError(t, n.Notify(context.Background(), r)) })
+		wg.Go(func() {
+			require.NoError(t, n.Notify(context.Background(), notify.Update{Report: r, Reason: notify.ReasonTriaged}))
+		})
 	}
 	wg.Wait()
 	require.Len(t, w.chunks, 8)
@@ -100,7 +103,7 @@ func (brokenWriter) Write([]byte) (int, error) { return 0, errClosed }
 
 func TestNotifyReportsWriteErrors(t *testing.T) {
 	t.Parallel()
-	err := console.New(brokenWriter{}).Notify(context.Background(), newReport(t, "inc_0001"))
+	err := console.New(brokenWriter{}).Notify(context.Background(), notify.Update{Report: newReport(t, "inc_0001"), Reason: notify.ReasonTriaged})
 	require.ErrorIs(t, err, errClosed)
 	require.ErrorContains(t, err, "console: write report of inc_0001")
 }

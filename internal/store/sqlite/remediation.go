@@ -227,10 +227,10 @@ func (s *Store) ApprovalDecide(ctx context.Context, p *store.ApprovalDecideParam
 				&river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
 				return fmt.Errorf("enqueue the approved action %s: %w", a.ID, err)
 			}
-			return transitionTx(ctx, tx, a.IncidentID, incident.StateAwaitingApproval, incident.StateRemediating, now, p.By,
+			return s.transitionTx(ctx, tx, a.IncidentID, incident.StateAwaitingApproval, incident.StateRemediating, now, p.By,
 				"the proposed "+a.Action+" was approved")
 		}
-		return transitionTx(ctx, tx, a.IncidentID, incident.StateAwaitingApproval, incident.StateEscalated, now, p.By,
+		return s.transitionTx(ctx, tx, a.IncidentID, incident.StateAwaitingApproval, incident.StateEscalated, now, p.By,
 			"the proposed "+a.Action+" was rejected")
 	})
 	if err != nil {

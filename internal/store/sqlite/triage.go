@@ -145,7 +145,7 @@ func (s *Store) TriageComplete(ctx context.Context, p *store.TriageCompleteParam
 func (s *Store) IncidentTransition(ctx context.Context, p *store.IncidentTransitionParams) (*incident.Incident, error) {
 	var out *incident.Incident
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		inc, err := moveIncident(ctx, tx, p.ID, p.From, p.To, s.now().UTC(), p.Actor, p.Reason)
+		inc, err := s.moveIncident(ctx, tx, p.ID, p.From, p.To, s.now().UTC(), p.Actor, p.Reason)
 		out = inc
 		return err
 	})
@@ -155,7 +155,7 @@ func (s *Store) IncidentTransition(ctx context.Context, p *store.IncidentTransit
 // moveIncident moves an incident to state to, from state from when that is
 // set (an incident elsewhere is left as it is), with an incident.transition
 // audit entry. An incident already in to is returned unchanged.
-func moveIncident(ctx context.Context, tx *sql.Tx, id string, from, to incident.State, now time.Time, actor, reason string) (*incident.Incident, error) {
+func (s *Store) moveIncident(ctx context.Context, tx *sql.Tx, id string, from, to incident.State, now time.Time, actor, reason string) (*incident.Incident, error) {
 	inc, err := getIncident(ctx, tx, id)
 	if err != nil {
 		return nil, err
@@ -171,16 +171,26 @@ func moveIncident(ctx context.Context, tx *sql.Tx, id string, from, to incident.
 		inc.State, fmtTime(now), inc.ID, was); err != nil {
 		return inc, fmt.Errorf("move incident %s to %s: %w", inc.ID, to, err)
 	}
-	return inc, insertAudit(ctx, tx, &incident.AuditEntry{
+	if err := insertAudit(ctx, tx, &incident.AuditEntry{
 		At: now, Actor: actorOr(actor), Action: "incident.transition",
 		IncidentID: inc.ID, Detail: detailJSON(map[string]any{"from": was, "to": to, "reason": reason}),
-	})
+	}); err != nil {
+		return inc, err
+	}
+	// People hear of every move, once triage has told them of the incident.
+	if inc.TriagedAt != nil {
+		if _, err := s.jobs.InsertTx(ctx, tx, store.NotifyJobArgs{IncidentID: inc.ID, Reason: "state:" + string(to), Detail: reason},
+			&river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
+			return inc, fmt.Errorf("enqueue notification for %s: %w", inc.ID, err)
+		}
+	}
+	return inc, nil
 }
 
 // transitionTx moves an incident from one state to another inside tx; an
 // incident in any other state, or gone, is left alone.
-func transitionTx(ctx context.Context, tx *sql.Tx, id string, from, to incident.State, now time.Time, actor, reason string) error {
-	_, err := moveIncident(ctx, tx, id, from, to, now, actor, reason)
+func (s *Store) transitionTx(ctx context.Context, tx *sql.Tx, id string, from, to incident.State, now time.Time, actor, reason string) error {
+	_, err := s.moveIncident(ctx, tx, id, from, to, now, actor, reason)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}

@@ -121,6 +121,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 		{"KillSwitch", testKillSwitch},
 	}
 	tests = append(tests, remediationFlowTests...)
+	tests = append(tests, coalesceTests...)
+	tests = append(tests, silenceTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,295 @@
+// Package slack tells people about incidents in Slack: one living message
+// per incident in Block Kit, posted when it is triaged and edited in place
+// (chat.update) as it moves, with each move as a reply in its thread. The
+// message's channel and ts are stored, so restarts and replicas edit it
+// instead of posting another; a message posted just before a crash is found
+// again by its metadata in the channel's history.
+package slack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/notify"
+	"github.com/medic-sh/medic/internal/report"
+	"github.com/medic-sh/medic/internal/store"
+)
+
+// Name is the notifier's name, as deliveries and messages are stored.
+const Name = "slack"
+
+// metadataType marks medic's messages in Slack's message metadata.
+const metadataType = "medic_incident"
+
+// Store is what the notifier keeps its messages in.
+type Store interface {
+	NotifyMessageGet(ctx context.Context, incidentID, notifier string) (*store.NotifyMessage, error)
+	NotifyMessageSave(ctx context.Context, m *store.NotifyMessage) (*store.NotifyMessage, bool, error)
+	NotifyMessageUpdated(ctx context.Context, incidentID, notifier string) error
+	ApprovalList(ctx context.Context, p *store.ApprovalListParams) ([]*incident.Approval, error)
+	// IncidentGroupCounts says how many tasks and DAGs a coalesced
+	// incident groups, and their cause.
+	IncidentGroupCounts(ctx context.Context, id string) (tasks, dags int, cause string, err error)
+}
+
+// Config configures the notifier.
+type Config struct {
+	Token  string
+	APIURL string
+	// Channel is the default channel; an owner's channel wins.
+	Channel string
+	// Mentions maps owners to Slack mentions.
+	Mentions map[string]string
+	// AirflowURL gives the Airflow UI of an instance, "" for none.
+	AirflowURL func(instance string) string
+	// MaxRateWait bounds how long one call waits out Slack's rate limit
+	// before the job is retried later (30 s when zero).
+	MaxRateWait time.Duration
+	// HTTPClient, when set, sends the requests.
+	HTTPClient *http.Client
+}
+
+// Notifier posts and edits incidents' messages.
+type Notifier struct {
+	api   *slackapi.Client
+	store Store
+	cfg   Config
+	log   *slog.Logger
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// New builds a notifier.
+func New(cfg Config, st Store, logger *slog.Logger) *Notifier {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxRateWait <= 0 {
+		cfg.MaxRateWait = 30 * time.Second
+	}
+	opts := []slackapi.Option{slackapi.OptionAPIURL(withSlash(cfg.APIURL))}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, slackapi.OptionHTTPClient(cfg.HTTPClient))
+	}
+	return &Notifier{api: slackapi.New(cfg.Token, opts...), store: st, cfg: cfg, log: logger.With("component", "slack")}
+}
+
+func withSlash(u string) string {
+	if u == "" {
+		u = "https://slack.com/api/"
+	}
+	if !strings.HasSuffix(u, "/") {
+		u += "/"
+	}
+	return u
+}
+
+// Name implements notify.Notifier.
+func (n *Notifier) Name() string { return Name }
+
+// Notify posts the incident's message on its first update and edits it on
+// later ones, replying in its thread with what happened.
+func (n *Notifier) Notify(ctx context.Context, u notify.Update) error {
+	r := u.Report
+	inc := r.Incident
+	opts, err := n.options(ctx, r)
+	if err != nil {
+		return err
+	}
+	parent := Parent(r, opts)
+	m, err := n.store.NotifyMessageGet(ctx, inc.ID, Name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if m, err = n.post(ctx, r, parent); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("slack: %w", err)
+	default:
+		if err := n.call(ctx, "chat.update", func(ctx context.Context) error {
+			_, _, _, err := n.api.UpdateMessageContext(ctx, m.Channel, m.TS, msgOptions(parent, inc.ID)...)
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := n.store.NotifyMessageUpdated(ctx, inc.ID, Name); err != nil {
+			return fmt.Errorf("slack: %w", err)
+		}
+	}
+	if u.First() {
+		return nil
+	}
+	reply := Reply(u.Reason, replyText(u))
+	return n.call(ctx, "chat.postMessage", func(ctx context.Context) error {
+		_, _, err := n.api.PostMessageContext(ctx, m.Channel, slackapi.MsgOptionText(reply.Text, false),
+			slackapi.MsgOptionBlocks(reply.Blocks...), slackapi.MsgOptionTS(m.TS))
+		return err
+	})
+}
+
+func replyText(u notify.Update) string {
+	s := "Now " + strings.TrimPrefix(u.Reason, "state:")
+	if u.Detail != "" {
+		s += ": " + u.Detail
+	}
+	return s
+}
+
+// options gathers what the message shows besides the report.
+func (n *Notifier) options(ctx context.Context, r *report.Report) (Options, error) {
+	o := Options{DashboardURL: r.Link, Mentions: n.cfg.Mentions}
+	if n.cfg.AirflowURL != nil {
+		o.AirflowURL = n.cfg.AirflowURL(r.Incident.Instance)
+	}
+	tasks, dags, cause, err := n.store.IncidentGroupCounts(ctx, r.Incident.ID)
+	if err != nil {
+		return o, fmt.Errorf("slack: %w", err)
+	}
+	if tasks > 1 || dags > 1 {
+		o.Storm = &Storm{Tasks: tasks, Dags: dags, Cause: cause}
+	}
+	list, err := n.store.ApprovalList(ctx, &store.ApprovalListParams{IncidentID: r.Incident.ID, Limit: 1})
+	if err != nil {
+		return o, fmt.Errorf("slack: %w", err)
+	}
+	if len(list) > 0 {
+		a := list[0]
+		switch a.Status {
+		case incident.ApprovalPending:
+			o.Approval = &Approval{ID: a.ID, Action: a.Action, ExpiresAt: a.ExpiresAt}
+		case incident.ApprovalApproved, incident.ApprovalExecuted, incident.ApprovalRejected:
+			o.DecidedBy = a.DecidedBy
+		}
+	}
+	return o, nil
+}
+
+// channel is where the incident's message goes: the owner's channel, else
+// the default.
+func (n *Notifier) channel(r *report.Report) string {
+	if inv := r.Investigation; inv != nil && inv.Owner != nil && inv.Owner.Channel != "" {
+		return inv.Owner.Channel
+	}
+	return n.cfg.Channel
+}
+
+// post posts the incident's message, unless one posted before a crash is
+// in the channel's history, and stores it.
+func (n *Notifier) post(ctx context.Context, r *report.Report, parent Rendered) (*store.NotifyMessage, error) {
+	inc := r.Incident
+	channel := n.channel(r)
+	ts, ch, err := n.find(ctx, channel, inc)
+	if err != nil && channel != n.cfg.Channel && isChannelError(err) {
+		n.log.WarnContext(ctx, "owner channel unusable; posting to the default channel", "incident_id", inc.ID, "channel", channel, "error", err)
+		channel = n.cfg.Channel
+		ts, ch, err = n.find(ctx, channel, inc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ts == "" {
+		err = n.call(ctx, "chat.postMessage", func(ctx context.Context) error {
+			var perr error
+			ch, ts, perr = n.api.PostMessageContext(ctx, channel, msgOptions(parent, inc.ID)...)
+			return perr
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	m, saved, err := n.store.NotifyMessageSave(ctx, &store.NotifyMessage{IncidentID: inc.ID, Notifier: Name, Channel: ch, TS: ts})
+	if err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
+	if !saved && m.TS != ts {
+		n.log.WarnContext(ctx, "another replica posted this incident's message first; keeping theirs", "incident_id", inc.ID, "ts", m.TS, "ours", ts)
+	}
+	return m, nil
+}
+
+// find looks for the incident's message in the channel's recent history,
+// by its metadata: the message a process posted before dying unrecorded.
+func (n *Notifier) find(ctx context.Context, channel string, inc *incident.Incident) (ts, ch string, err error) {
+	oldest := inc.CreatedAt.Add(-time.Minute)
+	params := &slackapi.GetConversationHistoryParameters{
+		ChannelID: channel, Oldest: fmt.Sprintf("%d.000000", oldest.Unix()), Limit: 200, IncludeAllMetadata: true,
+	}
+	for range 5 { // at most 1000 messages back
+		var resp *slackapi.GetConversationHistoryResponse
+		if err := n.call(ctx, "conversations.history", func(ctx context.Context) error {
+			var herr error
+			resp, herr = n.api.GetConversationHistoryContext(ctx, params)
+			return herr
+		}); err != nil {
+			return "", "", err
+		}
+		for _, msg := range resp.Messages {
+			if msg.Metadata.EventType == metadataType && msg.Metadata.EventPayload["incident_id"] == inc.ID {
+				return msg.Timestamp, channel, nil
+			}
+		}
+		if !resp.HasMore || resp.ResponseMetaData.NextCursor == "" {
+			break
+		}
+		params.Cursor = resp.ResponseMetaData.NextCursor
+	}
+	return "", channel, nil
+}
+
+func msgOptions(r Rendered, incidentID string) []slackapi.MsgOption {
+	return []slackapi.MsgOption{
+		slackapi.MsgOptionText(r.Text, false),
+		slackapi.MsgOptionBlocks(r.Blocks...),
+		slackapi.MsgOptionMetadata(slackapi.SlackMetadata{EventType: metadataType, EventPayload: map[string]any{"incident_id": incidentID}}),
+	}
+}
+
+// call runs one Web API call, waiting out Slack's rate limit (Retry-After)
+// while that fits in MaxRateWait; beyond it, or on any other error, the
+// error is returned and the job is retried later: a Slack outage delays
+// messages, it never loses them.
+func (n *Notifier) call(ctx context.Context, method string, fn func(context.Context) error) error {
+	waited := time.Duration(0)
+	for {
+		err := fn(ctx)
+		var rl *slackapi.RateLimitedError
+		if !errors.As(err, &rl) {
+			if err != nil {
+				return fmt.Errorf("slack %s: %w", method, err)
+			}
+			return nil
+		}
+		wait := max(rl.RetryAfter, time.Second)
+		if waited+wait > n.cfg.MaxRateWait {
+			return fmt.Errorf("slack %s: rate limited for %s more: %w", method, wait, err)
+		}
+		n.log.InfoContext(ctx, "slack rate limit; waiting", "method", method, "retry_after", wait)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("slack %s: %w", method, ctx.Err())
+		case <-time.After(wait):
+		}
+		waited += wait
+	}
+}
+
+// isChannelError reports an error that another channel may not have.
+func isChannelError(err error) bool {
+	var se slackapi.SlackErrorResponse
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Err {
+	case "channel_not_found", "not_in_channel", "is_archived":
+		return true
+	}
+	return false
+}
