@@ -154,6 +154,10 @@ func (r *Remediator) Decide(ctx context.Context, incidentID, sessionID string, l
 	switch {
 	case inc.State == incident.StateInvestigating:
 		return r.apply(ctx, inc, sessionID, rec)
+	case inc.State == incident.StateAwaitingApproval && rec.Decision.Outcome == remediate.OutcomePropose:
+		// Moved before a crash kept the approval from being stored: store
+		// it (a pending one is not stored twice).
+		return r.propose(ctx, inc, rec)
 	case inc.State == incident.StateRemediating && rec.Decision.Outcome == remediate.OutcomeExecute:
 		// Moved before a crash kept the job from being scheduled: schedule
 		// it (a job already scheduled or done is not added twice).
@@ -473,6 +477,12 @@ func (r *Remediator) propose(ctx context.Context, inc *incident.Incident, rec *R
 			evidence = raw
 		}
 	}
+	// Move first: a person may approve the moment the approval exists,
+	// and approving moves an incident that awaits approval.
+	if err := r.move(ctx, inc.ID, incident.StateInvestigating, incident.StateAwaitingApproval,
+		fmt.Sprintf("medic proposes %s", d.Action)); err != nil {
+		return err
+	}
 	a, created, err := r.store.ApprovalCreate(ctx, &incident.Approval{
 		IncidentID: inc.ID, Action: string(d.Action), Params: params, IdempotencyKey: d.IdempotencyKey,
 		Preview: previewJSON, Evidence: evidence, Decision: decision, RequestedBy: Actor, ExpiresAt: d.ExpiresAt,
@@ -483,8 +493,7 @@ func (r *Remediator) propose(ctx context.Context, inc *incident.Incident, rec *R
 	if created {
 		r.log.InfoContext(ctx, "approval requested", "incident_id", inc.ID, "approval_id", a.ID, "action", d.Action)
 	}
-	return r.move(ctx, inc.ID, incident.StateInvestigating, incident.StateAwaitingApproval,
-		fmt.Sprintf("medic proposes %s (approval %s)", d.Action, a.ID))
+	return nil
 }
 
 func (r *Remediator) report(ctx context.Context, inc *incident.Incident) *investigate.Report {

@@ -40,6 +40,16 @@ func (r *Remediator) Act(ctx context.Context, args store.ActionJobArgs, job Job)
 	if err != nil {
 		return Step{}, fmt.Errorf("act on %s: %w", args.IncidentID, err)
 	}
+	if inc.State == incident.StateAwaitingApproval && args.ApprovalID != "" {
+		// Approved before the incident was seen awaiting approval.
+		if a, err := r.store.ApprovalGet(ctx, args.ApprovalID); err == nil &&
+			(a.Status == incident.ApprovalApproved || a.Status == incident.ApprovalExecuted) {
+			if err := r.move(ctx, inc.ID, incident.StateAwaitingApproval, incident.StateRemediating, "the proposal was approved"); err != nil {
+				return Step{}, err
+			}
+			inc.State = incident.StateRemediating
+		}
+	}
 	if inc.State != incident.StateRemediating && inc.State != incident.StateVerifying {
 		// Only an incident handed to remediation is acted on (verifying:
 		// a redelivery after the action ran, which the ledger settles).

@@ -155,9 +155,9 @@ func TestStormIsOneIncidentAndOneMessage(t *testing.T) {
 	require.NoError(t, r.sim.AddDAG(airflowsim.DAG{ID: "ledger", Tasks: []airflowsim.Task{{ID: "export"}}}))
 	cfg := withSlack(r.config(nil), srv)
 	cfg.Ingest.Coalesce = config.DefaultCoalesce()
-	// The investigation waits until no failure joined for 5 s, and at most
-	// 2 min: the storm must arrive within that, however loaded the machine.
-	cfg.Ingest.Coalesce.Debounce, cfg.Ingest.Coalesce.MaxWait = 5*time.Second, 2*time.Minute
+	// The investigation waits until no failure joined for 20 s, and at most
+	// 2 min: a loaded machine may pause between two failures for seconds.
+	cfg.Ingest.Coalesce.Debounce, cfg.Ingest.Coalesce.MaxWait = 20*time.Second, 2*time.Minute
 	inst := &cfg.Airflow.Instances[0]
 	inst.RateLimit, inst.Burst, inst.MaxConcurrency = 1000, 200, 16
 	r.start(cfg)

@@ -27,7 +27,8 @@ const ReasonTriaged = "triaged"
 // stands now, and what just happened.
 type Update struct {
 	Report *report.Report
-	// Reason is ReasonTriaged or "state:<state>".
+	// Reason is ReasonTriaged, "state:<state>" for a move, or
+	// "approval:<id>" for a proposal awaiting a person.
 	Reason string
 	// Detail says why, for a move.
 	Detail string

@@ -21,7 +21,8 @@ func (TriageJobArgs) Kind() string { return "medic_triage" }
 // the report once it is triaged, then each move of the incident.
 type NotifyJobArgs struct {
 	IncidentID string `json:"incident_id"`
-	// Reason is what happened: "triaged", or "state:<state>" for a move.
+	// Reason is what happened: "triaged", "state:<state>" for a move, or
+	// "approval:<id>" for a proposal awaiting a person.
 	Reason string `json:"reason"`
 	// Detail says why, for a move (the transition's reason).
 	Detail string `json:"detail,omitempty"`

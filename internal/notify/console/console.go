@@ -39,9 +39,12 @@ func (n *Notifier) Notify(_ context.Context, u notify.Update) error {
 		}
 		return nil
 	}
-	line := fmt.Sprintf("→ %s %s.%s is now %s", r.Incident.ID, r.Incident.DagID, r.FocusTask(), strings.TrimPrefix(u.Reason, "state:"))
-	if u.Detail != "" {
-		line += ": " + u.Detail
+	line := fmt.Sprintf("→ %s %s.%s: %s", r.Incident.ID, r.Incident.DagID, r.FocusTask(), u.Detail)
+	if state, ok := strings.CutPrefix(u.Reason, "state:"); ok {
+		line = fmt.Sprintf("→ %s %s.%s is now %s", r.Incident.ID, r.Incident.DagID, r.FocusTask(), state)
+		if u.Detail != "" {
+			line += ": " + u.Detail
+		}
 	}
 	if _, err := fmt.Fprintln(n.w, clipLine(line)); err != nil {
 		return fmt.Errorf("console: write update of %s: %w", r.Incident.ID, err)

@@ -136,7 +136,11 @@ func (n *Notifier) Notify(ctx context.Context, u notify.Update) error {
 }
 
 func replyText(u notify.Update) string {
-	s := "Now " + strings.TrimPrefix(u.Reason, "state:")
+	state, ok := strings.CutPrefix(u.Reason, "state:")
+	if !ok {
+		return u.Detail
+	}
+	s := "Now " + strings.ReplaceAll(state, "_", " ")
 	if u.Detail != "" {
 		s += ": " + u.Detail
 	}

@@ -148,7 +148,16 @@ func (s *Store) ApprovalCreate(ctx context.Context, a *incident.Approval) (*inci
 			},
 		}
 		decisionDetail(out.Decision, d)
-		return auditDetail(ctx, tx, now, out.RequestedBy, "approval.requested", out.IncidentID, d)
+		if err := auditDetail(ctx, tx, now, out.RequestedBy, "approval.requested", out.IncidentID, d); err != nil {
+			return err
+		}
+		// People are told, so that the message can offer its buttons.
+		if _, err := s.jobs.InsertTx(ctx, tx, store.NotifyJobArgs{
+			IncidentID: out.IncidentID, Reason: "approval:" + out.ID, Detail: "approval of " + out.Action + " requested",
+		}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
+			return fmt.Errorf("enqueue notification of approval %s: %w", out.ID, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, false, err
