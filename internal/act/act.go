@@ -37,6 +37,7 @@ type Store interface {
 	FindingListBySession(ctx context.Context, sessionID string) ([]*incident.Finding, error)
 	ApprovalCreate(ctx context.Context, a *incident.Approval) (*incident.Approval, bool, error)
 	ApprovalGet(ctx context.Context, id string) (*incident.Approval, error)
+	ApprovalExpire(ctx context.Context, id string, now time.Time) (*incident.Approval, bool, error)
 	ActionGet(ctx context.Context, idempotencyKey string) (*incident.ActionRun, error)
 	ActionSetVerification(ctx context.Context, p *store.ActionSetVerificationParams) (*incident.ActionRun, error)
 	RemediationCounters(ctx context.Context, p *store.CountersParams) (*store.RemediationCounts, error)
@@ -506,4 +507,21 @@ func (r *Remediator) report(ctx context.Context, inc *incident.Incident) *invest
 	}
 	rep, _ := investigate.ParseReport(root.Result)
 	return rep
+}
+
+// Expire lapses an approval still pending at its expiry: the incident goes
+// to a person, and the proposal can no longer be approved. A job that runs
+// early (a clock moved) snoozes until the expiry.
+func (r *Remediator) Expire(ctx context.Context, approvalID string) error {
+	a, expired, err := r.store.ApprovalExpire(ctx, approvalID, r.now())
+	if err != nil {
+		return fmt.Errorf("expire approval %s: %w", approvalID, err)
+	}
+	if !expired && a.Status == incident.ApprovalPending {
+		return river.JobSnooze(max(a.ExpiresAt.Sub(r.now()), time.Second))
+	}
+	if expired {
+		r.log.InfoContext(ctx, "approval expired unapproved", "approval_id", a.ID, "incident_id", a.IncidentID)
+	}
+	return nil
 }

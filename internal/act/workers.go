@@ -15,6 +15,20 @@ func AddWorkers(workers *river.Workers, r *Remediator) {
 	river.AddWorker(workers, &DecideWorker{Remediator: r})
 	river.AddWorker(workers, &ActionWorker{Remediator: r})
 	river.AddWorker(workers, &VerifyWorker{Remediator: r})
+	river.AddWorker(workers, &ExpiryWorker{Remediator: r})
+}
+
+// ExpiryWorker lapses an approval nobody decided in time.
+type ExpiryWorker struct {
+	river.WorkerDefaults[store.ApprovalExpiryJobArgs]
+	Remediator *Remediator
+}
+
+var _ river.Worker[store.ApprovalExpiryJobArgs] = (*ExpiryWorker)(nil)
+
+// Work implements river.Worker.
+func (w *ExpiryWorker) Work(ctx context.Context, job *river.Job[store.ApprovalExpiryJobArgs]) error {
+	return cancelGone(w.Remediator.Expire(ctx, job.Args.ApprovalID))
 }
 
 // DecideWorker runs the policy on a triaged incident.

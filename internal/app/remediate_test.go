@@ -632,3 +632,24 @@ func TestRemediationAirflowErrorsMidClear(t *testing.T) {
 	require.Equal(t, 1, count(acts, "action.started"))
 	require.Contains(t, acts, "action.finished")
 }
+
+// TestRemediationProposalExpires: a proposal nobody decides lapses at its
+// expiry, its incident goes to a person, and approving it later runs
+// nothing.
+func TestRemediationProposalExpires(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.start(r.config(func(rm *config.Remediate) { rm.Approvals.Expiry = time.Second }))
+	inc := r.fail(sigterm, succeeded)
+	a := r.pending(inc.ID)
+	got := r.settle(inc.ID, incident.StateEscalated)
+	require.Equal(t, incident.StateEscalated, got.State)
+	a, err := r.a.Store().ApprovalGet(context.Background(), a.ID)
+	require.NoError(t, err)
+	require.Equal(t, incident.ApprovalExpired, a.Status)
+	code, _ := r.post("/api/v1/approvals/"+a.ID+"/approve", map[string]any{})
+	require.Equal(t, http.StatusConflict, code)
+	try, _ := r.tryOf(inc.RunID)
+	require.Equal(t, 1, try, "nothing ran")
+	require.Contains(t, r.auditActions(inc.ID), "approval.expired")
+}

@@ -96,3 +96,13 @@ type VerifyJobArgs struct {
 
 // Kind is the job kind stored with the job.
 func (VerifyJobArgs) Kind() string { return "medic_verify" }
+
+// ApprovalExpiryJobArgs asks for an approval still pending at its expiry
+// to lapse, and its incident to go to a person. ApprovalCreate schedules it
+// for the approval's ExpiresAt.
+type ApprovalExpiryJobArgs struct {
+	ApprovalID string `json:"approval_id"`
+}
+
+// Kind is the job kind stored with the job.
+func (ApprovalExpiryJobArgs) Kind() string { return "medic_approval_expiry" }

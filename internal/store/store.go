@@ -188,6 +188,11 @@ type Store interface {
 	// unknown id ErrNotFound.
 	ApprovalDecide(ctx context.Context, p *ApprovalDecideParams) (*incident.Approval, error)
 	ApprovalGet(ctx context.Context, id string) (*incident.Approval, error)
+	// ApprovalExpire marks an approval still pending at now, and past its
+	// expiry, expired (audited), and moves its incident from
+	// awaiting_approval to escalated, in one transaction; it reports
+	// whether it did. A decided or unexpired approval is left alone.
+	ApprovalExpire(ctx context.Context, id string, now time.Time) (*incident.Approval, bool, error)
 	// ApprovalList lists approvals newest first, filtered by p.
 	ApprovalList(ctx context.Context, p *ApprovalListParams) ([]*incident.Approval, error)
 

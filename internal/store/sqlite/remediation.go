@@ -151,6 +151,10 @@ func (s *Store) ApprovalCreate(ctx context.Context, a *incident.Approval) (*inci
 		if err := auditDetail(ctx, tx, now, out.RequestedBy, "approval.requested", out.IncidentID, d); err != nil {
 			return err
 		}
+		if _, err := s.jobs.InsertTx(ctx, tx, store.ApprovalExpiryJobArgs{ApprovalID: out.ID},
+			&river.InsertOpts{ScheduledAt: out.ExpiresAt, UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
+			return fmt.Errorf("schedule the expiry of approval %s: %w", out.ID, err)
+		}
 		// People are told, so that the message can offer its buttons.
 		if _, err := s.jobs.InsertTx(ctx, tx, store.NotifyJobArgs{
 			IncidentID: out.IncidentID, Reason: "approval:" + out.ID, Detail: "approval of " + out.Action + " requested",
@@ -306,4 +310,39 @@ func (s *Store) ApprovalList(ctx context.Context, p *store.ApprovalListParams) (
 		return nil, fmt.Errorf("list approvals: %w", err)
 	}
 	return out, nil
+}
+
+// ApprovalExpire implements store.Store.
+func (s *Store) ApprovalExpire(ctx context.Context, id string, now time.Time) (*incident.Approval, bool, error) {
+	if now.IsZero() {
+		now = s.now()
+	}
+	now = now.UTC()
+	var (
+		out     *incident.Approval
+		expired bool
+	)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		a, err := scanApproval(tx.QueryRowContext(ctx, `SELECT `+approvalColumns+` FROM approvals WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("approval %s: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("read approval %s: %w", id, err)
+		}
+		out = a
+		if a.Status != incident.ApprovalPending || now.Before(a.ExpiresAt) {
+			return nil
+		}
+		if err := expireApproval(ctx, tx, a, now); err != nil {
+			return err
+		}
+		expired = true
+		return s.transitionTx(ctx, tx, a.IncidentID, incident.StateAwaitingApproval, incident.StateEscalated, now, "medic",
+			"the proposed "+a.Action+" expired unapproved at "+a.ExpiresAt.Format(time.RFC3339))
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, expired, nil
 }

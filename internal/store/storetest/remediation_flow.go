@@ -28,6 +28,7 @@ var remediationFlowTests = []struct {
 	{"ActionBeginLimitsConcurrent", testActionBeginLimitsConcurrent},
 	{"IncidentTransitionFrom", testIncidentTransitionFrom},
 	{"TriageCompleteRemediate", testTriageCompleteRemediate},
+	{"ApprovalExpire", testApprovalExpire},
 }
 
 // statePaths are the moves that take a new (open) incident to a state.
@@ -588,4 +589,35 @@ func testTriageCompleteRemediate(t *testing.T, h *Harness) {
 			requireJobs(ctx, t, h, store.RemediateJobArgs{}.Kind(), "incident_id", inc.ID, want...)
 		})
 	}
+}
+
+func testApprovalExpire(t *testing.T, h *Harness) {
+	ctx := context.Background()
+	inc := incidentIn(ctx, t, h, "scheduled__expire", incident.StateAwaitingApproval)
+	now := time.Now().UTC()
+	a := Approval(inc.ID, "clear_failed_tasks:exp", "medic (policy)", now)
+	a.ExpiresAt = now.Add(time.Hour)
+	a, created, err := h.Store.ApprovalCreate(ctx, a)
+	require.NoError(t, err)
+	require.True(t, created)
+	requireJobs(ctx, t, h, "medic_approval_expiry", "approval_id", a.ID, map[string]string{"approval_id": a.ID})
+
+	got, expired, err := h.Store.ApprovalExpire(ctx, a.ID, now.Add(time.Minute))
+	require.NoError(t, err)
+	require.False(t, expired, "not yet")
+	require.Equal(t, incident.ApprovalPending, got.Status)
+
+	got, expired, err = h.Store.ApprovalExpire(ctx, a.ID, now.Add(2*time.Hour))
+	require.NoError(t, err)
+	require.True(t, expired)
+	require.Equal(t, incident.ApprovalExpired, got.Status)
+	moved, err := h.Store.IncidentGetByID(ctx, inc.ID)
+	require.NoError(t, err)
+	require.Equal(t, incident.StateEscalated, moved.State, "a lapsed proposal goes to a person")
+
+	_, expired, err = h.Store.ApprovalExpire(ctx, a.ID, now.Add(3*time.Hour))
+	require.NoError(t, err)
+	require.False(t, expired, "once")
+	_, _, err = h.Store.ApprovalExpire(ctx, "apr_missing", now)
+	require.ErrorIs(t, err, store.ErrNotFound)
 }
