@@ -30,6 +30,7 @@ import (
 	"github.com/medic-sh/medic/internal/notify"
 	"github.com/medic-sh/medic/internal/notify/console"
 	"github.com/medic-sh/medic/internal/notify/slack"
+	"github.com/medic-sh/medic/internal/notify/webhook"
 	"github.com/medic-sh/medic/internal/store"
 	"github.com/medic-sh/medic/internal/store/sqlite"
 	"github.com/medic-sh/medic/internal/triage"
@@ -158,6 +159,13 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	var notifiers []notify.Notifier
 	if cfg.Notify.Console.Enabled {
 		notifiers = append(notifiers, console.New(opts.Stdout))
+	}
+	for _, h := range cfg.Notify.Webhooks {
+		var secret []byte
+		if h.Secret.IsSet() {
+			secret = []byte(h.Secret.Reveal())
+		}
+		notifiers = append(notifiers, webhook.New(webhook.Config{Name: h.Name, URL: h.URL, Secret: secret, Timeout: h.Timeout, Client: opts.HTTPClient}))
 	}
 	if s := cfg.Notify.Slack; s.Enabled {
 		uis := map[string]string{}

@@ -160,10 +160,17 @@ func (r *rig) post(path string, body any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// pending returns the incident's one approval, once stored: the incident
+// awaits approval just before its approval is stored.
 func (r *rig) pending(incidentID string) *incident.Approval {
 	r.t.Helper()
-	list, err := r.a.Store().ApprovalList(context.Background(), &store.ApprovalListParams{IncidentID: incidentID})
-	require.NoError(r.t, err)
+	var list []*incident.Approval
+	require.Eventually(r.t, func() bool {
+		var err error
+		list, err = r.a.Store().ApprovalList(context.Background(), &store.ApprovalListParams{IncidentID: incidentID})
+		require.NoError(r.t, err)
+		return len(list) > 0
+	}, time.Minute, 10*time.Millisecond, "an approval for the incident")
 	require.Len(r.t, list, 1, "one approval for the incident")
 	return list[0]
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
@@ -98,7 +99,9 @@ func TestExampleShowsDefaults(t *testing.T) {
 	in.Name, in.URL, in.Username, in.Password = "", "", "", Secret{}
 	require.Equal(t, DefaultAirflowInstance(), in, "the example instance shows the instance defaults")
 
-	c.Auth.Tokens, c.Airflow.Instances = nil, nil
+	require.Len(t, c.Notify.Webhooks, 1)
+	require.Equal(t, 10*time.Second, c.Notify.Webhooks[0].Timeout)
+	c.Auth.Tokens, c.Airflow.Instances, c.Notify.Webhooks = nil, nil, nil
 	require.Equal(t, Default(), c, "the example shows every default")
 }
 

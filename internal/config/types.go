@@ -179,8 +179,9 @@ type Triage struct {
 
 // Notify configures where incident reports go.
 type Notify struct {
-	Console Console `yaml:"console"`
-	Slack   Slack   `yaml:"slack"`
+	Console  Console         `yaml:"console"`
+	Slack    Slack           `yaml:"slack"`
+	Webhooks []NotifyWebhook `yaml:"webhooks"`
 }
 
 // Console prints a readable incident summary to stdout.

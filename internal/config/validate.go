@@ -100,6 +100,7 @@ func (c *Config) problems() []*FieldError {
 	c.LLM.validate(v)
 	c.Remediate.validate(v)
 	c.Notify.Slack.validate(v)
+	validateWebhooks(v, c.Notify.Webhooks)
 	c.Ingest.Coalesce.validate(v)
 	return v.errs
 }

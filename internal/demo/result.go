@@ -149,6 +149,9 @@ func summarize(ctx context.Context, st store.Store, want int) (*Result, bool, er
 		if rw.Remediation, err = decision(ctx, st, r); err != nil {
 			return nil, false, err
 		}
+		if rm := rw.Remediation; rm != nil && rm.Outcome == "propose" && rm.ApprovalID == "" {
+			undecided++ // awaiting approval, its approval about to be stored
+		}
 		res.Rows = append(res.Rows, rw)
 		res.Events += len(r.Events)
 		for _, ev := range r.Events {
