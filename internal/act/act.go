@@ -95,9 +95,6 @@ func New(st Store, policy *remediate.Policy, in Instances, mem Memory, enqueue E
 	}
 }
 
-// decisionStep is the root-session finding step the decision is kept as.
-const decisionStep = "remediate.decision"
-
 // Actor is how medic's own policy appears as a requester and actor.
 const Actor = "medic (policy)"
 
@@ -176,7 +173,7 @@ func (r *Remediator) recorded(ctx context.Context, sessionID string) (*Record, e
 		return nil, fmt.Errorf("remediate: read decision: %w", err)
 	}
 	for _, f := range fs {
-		if f.Step == decisionStep {
+		if f.Step == incident.StepRemediationDecision {
 			var rec Record
 			if err := json.Unmarshal(f.Data, &rec); err != nil {
 				return nil, fmt.Errorf("remediate: decision of session %s is unreadable: %w", sessionID, err)
@@ -197,7 +194,7 @@ func (r *Remediator) record(ctx context.Context, inc *incident.Incident, session
 	d := rec.Decision
 	summary := fmt.Sprintf("%s %s", d.Outcome, d.Action)
 	inserted, err := r.store.FindingInsert(ctx, &incident.Finding{
-		SessionID: sessionID, IncidentID: inc.ID, Kind: incident.FindingRemediation, Step: decisionStep,
+		SessionID: sessionID, IncidentID: inc.ID, Kind: incident.FindingRemediation, Step: incident.StepRemediationDecision,
 		Summary: summary, Data: data, Evidence: []incident.Evidence{},
 	})
 	if err != nil {

@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -137,14 +134,8 @@ func (s *server) listApprovals(w http.ResponseWriter, r *http.Request) error {
 }
 
 func parseApprovalParams(q url.Values) (*store.ApprovalListParams, error) {
-	for _, name := range slices.Sorted(maps.Keys(q)) {
-		switch {
-		case !slices.Contains(approvalParams, name):
-			return nil, badParam(name, fmt.Sprintf("unknown query parameter %q: known parameters are %s",
-				clip(name, 64), strings.Join(approvalParams, ", ")))
-		case len(q[name]) > 1:
-			return nil, badParam(name, name+" may be given only once")
-		}
+	if err := checkQuery(q, approvalParams); err != nil {
+		return nil, err
 	}
 	p := &store.ApprovalListParams{Status: incident.ApprovalStatus(q.Get("status")), IncidentID: q.Get("incident_id")}
 	if p.Status != "" && !p.Status.Valid() {
@@ -154,14 +145,11 @@ func parseApprovalParams(q url.Values) (*store.ApprovalListParams, error) {
 	if len(p.IncidentID) > 200 {
 		return nil, badParam("incident_id", "incident_id is longer than 200 characters")
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, badParam("limit", fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", store.MaxListLimit, clip(v, 32)))
-		}
-		p.Limit = n
+	limit, err := limitParam(q)
+	if err != nil {
+		return nil, err
 	}
-	p.Limit = store.ClampLimit(p.Limit)
+	p.Limit = limit
 	return p, nil
 }
 

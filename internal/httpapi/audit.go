@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/medic-sh/medic/internal/audit"
@@ -50,14 +49,8 @@ func (s *server) listAudit(w http.ResponseWriter, r *http.Request) error {
 
 // parseAuditParams validates the filters, naming the parameter at fault.
 func parseAuditParams(q url.Values) (*store.AuditListParams, error) {
-	for _, name := range slices.Sorted(maps.Keys(q)) {
-		switch {
-		case !slices.Contains(auditParams, name):
-			return nil, badParam(name, fmt.Sprintf("unknown query parameter %q: known parameters are %s",
-				clip(name, 64), strings.Join(auditParams, ", ")))
-		case len(q[name]) > 1:
-			return nil, badParam(name, name+" may be given only once")
-		}
+	if err := checkQuery(q, auditParams); err != nil {
+		return nil, err
 	}
 	p := &store.AuditListParams{IncidentID: q.Get("incident_id"), Actor: q.Get("actor"), ActionPrefix: q.Get("action")}
 	for name, v := range map[string]string{"incident_id": p.IncidentID, "actor": p.Actor, "action": p.ActionPrefix} {
@@ -86,14 +79,11 @@ func parseAuditParams(q url.Values) (*store.AuditListParams, error) {
 		}
 		p.AfterID = n
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, badParam("limit", fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", store.MaxListLimit, clip(v, 32)))
-		}
-		p.Limit = n
+	limit, err := limitParam(q)
+	if err != nil {
+		return nil, err
 	}
-	p.Limit = store.ClampLimit(p.Limit)
+	p.Limit = limit
 	return p, nil
 }
 

@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -65,10 +63,6 @@ type remediationView struct {
 	Actions []*incident.ActionRun `json:"actions"`
 }
 
-// decisionStep is the step of the root session's finding the policy
-// records its decision as (act's decisionStep).
-const decisionStep = "remediate.decision"
-
 // listParams are the query parameters GET /api/v1/incidents understands.
 var listParams = []string{"state", "dag_id", "instance", "signature", "since", "limit", "cursor"}
 
@@ -96,14 +90,8 @@ func (s *server) listIncidents(w http.ResponseWriter, r *http.Request) error {
 
 // parseListParams validates the filters, naming the parameter at fault.
 func (s *server) parseListParams(q url.Values) (*store.IncidentListParams, error) {
-	for _, name := range slices.Sorted(maps.Keys(q)) {
-		switch {
-		case !slices.Contains(listParams, name):
-			return nil, badParam(name, fmt.Sprintf("unknown query parameter %q: known parameters are %s",
-				clip(name, 64), strings.Join(listParams, ", ")))
-		case name != "state" && len(q[name]) > 1:
-			return nil, badParam(name, name+" may be given only once")
-		}
+	if err := checkQuery(q, listParams, "state"); err != nil {
+		return nil, err
 	}
 	p := &store.IncidentListParams{DagID: q.Get("dag_id"), Instance: q.Get("instance"), Signature: q.Get("signature"), Cursor: q.Get("cursor")}
 	for _, v := range q["state"] {
@@ -135,14 +123,11 @@ func (s *server) parseListParams(q url.Values) (*store.IncidentListParams, error
 		}
 		p.Since = t
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, badParam("limit", fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", store.MaxListLimit, clip(v, 32)))
-		}
-		p.Limit = n
+	limit, err := limitParam(q)
+	if err != nil {
+		return nil, err
 	}
-	p.Limit = store.ClampLimit(p.Limit)
+	p.Limit = limit
 	if len(p.Cursor) > maxCursorLen {
 		return nil, badParam("cursor", "cursor is not one this server issued: start again without it")
 	}
@@ -250,7 +235,7 @@ func (s *server) getIncident(w http.ResponseWriter, r *http.Request) error {
 // and answered as none, so that one bad row never hides the incident.
 func (s *server) decision(r *http.Request, incidentID string, root []*incident.Finding) json.RawMessage {
 	for _, f := range root {
-		if f.Step != decisionStep {
+		if f.Step != incident.StepRemediationDecision {
 			continue
 		}
 		if !json.Valid(f.Data) {

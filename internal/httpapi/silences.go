@@ -160,14 +160,8 @@ func (s *server) listSilences(w http.ResponseWriter, r *http.Request) error {
 }
 
 func parseSilenceParams(q url.Values) (*store.SilenceListParams, error) {
-	for _, name := range slices.Sorted(maps.Keys(q)) {
-		switch {
-		case !slices.Contains(silenceParams, name):
-			return nil, badParam(name, fmt.Sprintf("unknown query parameter %q: known parameters are %s",
-				clip(name, 64), strings.Join(silenceParams, ", ")))
-		case len(q[name]) > 1:
-			return nil, badParam(name, name+" may be given only once")
-		}
+	if err := checkQuery(q, silenceParams); err != nil {
+		return nil, err
 	}
 	p := &store.SilenceListParams{}
 	if v := q.Get("active"); v != "" {
@@ -177,14 +171,11 @@ func parseSilenceParams(q url.Values) (*store.SilenceListParams, error) {
 		}
 		p.Active = active
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return nil, badParam("limit", fmt.Sprintf("limit must be a whole number from 1 to %d, got %q", store.MaxListLimit, clip(v, 32)))
-		}
-		p.Limit = n
+	limit, err := limitParam(q)
+	if err != nil {
+		return nil, err
 	}
-	p.Limit = store.ClampLimit(p.Limit)
+	p.Limit = limit
 	return p, nil
 }
 

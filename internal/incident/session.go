@@ -99,6 +99,10 @@ const (
 	FindingRemediation FindingKind = "remediation"
 )
 
+// StepRemediationDecision is the step of the FindingRemediation finding on
+// an incident's root session: the remediation policy's decision.
+const StepRemediationDecision = "remediate.decision"
+
 // Finding is a structured result of one investigation step.
 type Finding struct {
 	ID         string      `json:"id"`

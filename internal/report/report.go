@@ -101,7 +101,7 @@ type Decision struct {
 // Decision returns the policy's decision, nil before there is one.
 func (r *Report) Decision() *Decision {
 	for _, f := range r.findings {
-		if f.Step != "remediate.decision" {
+		if f.Step != incident.StepRemediationDecision {
 			continue
 		}
 		var rec struct {
