@@ -22,7 +22,9 @@ import (
 
 	"github.com/medic-sh/medic/internal/config"
 	"github.com/medic-sh/medic/internal/httpapi"
+	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/ingest"
+	"github.com/medic-sh/medic/internal/ingest/slackalert"
 	"github.com/medic-sh/medic/internal/investigate"
 	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/logscan/template"
@@ -64,6 +66,7 @@ type App struct {
 	// investigator runs the commander, the specialists and the composer.
 	investigator *investigate.Investigator
 	pollers      []*ingest.Poller
+	slackAlerts  *slackalert.Watcher
 	server       *http.Server
 	listener     net.Listener
 
@@ -172,10 +175,24 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		for _, inst := range cfg.Airflow.Instances {
 			uis[inst.Name] = strings.TrimSuffix(inst.URL, "/")
 		}
+		routes := make([]slack.Route, 0, len(s.Routes))
+		for _, r := range s.Routes {
+			routes = append(routes, slack.Route{Owner: r.Owner, Tier: r.Tier, DAG: r.DAG, MinSeverity: incident.Severity(r.MinSeverity), Channel: r.Channel})
+		}
 		notifiers = append(notifiers, slack.New(slack.Config{
 			Token: s.Token.Reveal(), APIURL: s.APIURL, Channel: s.Channel, Mentions: s.Mentions,
+			Routes: routes, MinSeverity: incident.Severity(s.MinSeverity),
 			AirflowURL: func(instance string) string { return uis[instance] }, HTTPClient: opts.HTTPClient,
 		}, a.store, opts.Logger))
+	}
+	slackAlerts, alertThreads, err := newSlackAlerts(cfg, a.ingest, a.store, a.instances, reg, opts)
+	if err != nil {
+		_ = a.Stop(ctx)
+		return nil, err
+	}
+	a.slackAlerts = slackAlerts
+	if alertThreads != nil {
+		notifiers = append(notifiers, alertThreads)
 	}
 	river.AddWorker(workers, &notify.Worker{Store: a.store, Notifiers: notifiers, BaseURL: cfg.Server.PublicURL, Logger: opts.Logger, Now: opts.Now})
 
@@ -272,6 +289,12 @@ func (a *App) Start(ctx context.Context) error {
 			return err
 		}
 		a.onStop(func(context.Context) error { p.Stop(); return nil })
+	}
+	if a.slackAlerts != nil {
+		if err := a.slackAlerts.Start(ctx); err != nil {
+			return err
+		}
+		a.onStop(func(context.Context) error { a.slackAlerts.Stop(); return nil })
 	}
 	if a.listener == nil {
 		var lc net.ListenConfig

@@ -236,6 +236,14 @@ func TestStormIsOneIncidentAndOneMessage(t *testing.T) {
 	// 25 distinct tasks (load of each DAG), 500 failures of them.
 	require.Contains(t, stormMsg.Text, fmt.Sprintf("%d tasks in %d DAGs failed", dags, dags))
 	require.Contains(t, string(stormMsg.Blocks), fmt.Sprintf("%d reported", dags*runs))
+	// The list is in the thread, with what the specialists found.
+	var threadText strings.Builder
+	for _, reply := range stormMsg.Replies {
+		threadText.Write(reply.Blocks)
+	}
+	require.Contains(t, threadText.String(), fmt.Sprintf("%d failed tasks", dags))
+	require.Contains(t, threadText.String(), fmt.Sprintf("(%d runs)", runs))
+	require.Contains(t, threadText.String(), "*Findings*")
 	t.Logf("storm: %d failures sent in %s, settled %s after the first → %d incidents, %d Slack messages, %d chat.postMessage calls and %d chat.update calls in all",
 		len(storm), sent.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), len(list.Incidents), len(ps),
 		len(srv.RequestsFor("chat.postMessage")), len(srv.RequestsFor("chat.update")))

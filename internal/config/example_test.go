@@ -101,7 +101,8 @@ func TestExampleShowsDefaults(t *testing.T) {
 
 	require.Len(t, c.Notify.Webhooks, 1)
 	require.Equal(t, 10*time.Second, c.Notify.Webhooks[0].Timeout)
-	c.Auth.Tokens, c.Airflow.Instances, c.Notify.Webhooks = nil, nil, nil
+	require.Len(t, c.Notify.Slack.Routes, 1)
+	c.Auth.Tokens, c.Airflow.Instances, c.Notify.Webhooks, c.Notify.Slack.Routes = nil, nil, nil, nil
 	require.Equal(t, Default(), c, "the example shows every default")
 }
 

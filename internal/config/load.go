@@ -60,7 +60,7 @@ func defaults() *Config {
 			JobTimeout:  2 * time.Minute,
 			MaxAttempts: 5,
 		},
-		Ingest: Ingest{Webhook: Webhook{MaxBodyBytes: 1 << 20}, Coalesce: DefaultCoalesce()},
+		Ingest: Ingest{Webhook: Webhook{MaxBodyBytes: 1 << 20}, Coalesce: DefaultCoalesce(), SlackAlerts: DefaultSlackAlerts()},
 		Triage: Triage{
 			FrequencyLookback:  168 * time.Hour,
 			RecurringThreshold: 2,
@@ -104,6 +104,7 @@ func (c *Config) derive() {
 	if c.Server.PublicURL == "" {
 		c.Server.PublicURL = publicURLFor(c.Server.Addr)
 	}
+	c.Ingest.SlackAlerts.derive(c.Notify.Slack)
 }
 
 // publicURLFor is the URL a listener on addr is reached at from the same

@@ -28,6 +28,13 @@ type Slack struct {
 	// Approvers are the Slack user ids (U0123...) whose clicks decide
 	// approvals; a click from anyone else is refused and audited.
 	Approvers []string `yaml:"approvers"`
+	// Routes send matching incidents to their own channels, first match
+	// first; see SlackRoute.
+	Routes []SlackRoute `yaml:"routes"`
+	// MinSeverity holds back the messages of less severe incidents (they
+	// are still recorded and worked on, and shown on the dashboard); an
+	// escalation is always posted. "" posts every incident.
+	MinSeverity string `yaml:"min_severity"`
 }
 
 // DefaultSlackAPIURL is Slack's Web API root.
@@ -55,6 +62,7 @@ func (s Slack) validate(v *validator) {
 			v.add(fmt.Sprintf("%s.approvers[%d]", p, i), "want a Slack user id such as U0123ABC, got %q", id)
 		}
 	}
+	validateSlackRoutes(v, p, s.MinSeverity, s.Routes)
 	for owner, m := range s.Mentions {
 		if !strings.HasPrefix(m, "<") || !strings.HasSuffix(m, ">") {
 			v.add(p+".mentions."+owner, `want a Slack mention such as "<!subteam^S0123>" or "<@U0123>", got %q`, m)

@@ -131,6 +131,8 @@ type Poll struct {
 type Ingest struct {
 	Webhook  Webhook  `yaml:"webhook"`
 	Coalesce Coalesce `yaml:"coalesce"`
+	// SlackAlerts reads Slack alert channels as a failure source.
+	SlackAlerts SlackAlerts `yaml:"slack_alerts"`
 }
 
 // Webhook configures POST /api/v1/events.

@@ -102,6 +102,7 @@ func (c *Config) problems() []*FieldError {
 	c.Notify.Slack.validate(v)
 	validateWebhooks(v, c.Notify.Webhooks)
 	c.Ingest.Coalesce.validate(v)
+	c.Ingest.SlackAlerts.validate(v, c.Airflow.Instances)
 	return v.errs
 }
 

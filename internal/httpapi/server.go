@@ -178,6 +178,7 @@ func New(d Deps) (http.Handler, error) {
 
 func (s *server) routes(reg *prometheus.Registry) {
 	s.mux.Handle("POST /api/v1/events", s.handle(s.postEvent))
+	s.mux.Handle("POST /api/v1/lineage", s.api(config.RoleOperator, s.postLineage))
 	if s.slack != nil {
 		s.mux.Handle("POST /api/v1/slack/interactions", s.handle(s.postSlackInteraction))
 	}

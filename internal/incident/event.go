@@ -67,6 +67,11 @@ var (
 const (
 	maxIDLen        = 250
 	MaxExceptionLen = 16 << 10
+	// MaxDatasets bounds the datasets of one event, and MaxDatasetLen the
+	// length of one, in bytes: a task that names more is a bulk job, and
+	// grouping failures on a prefix of a name would join unrelated ones.
+	MaxDatasets   = 32
+	MaxDatasetLen = 1024
 )
 
 // Validate checks that the key can identify a failure.
@@ -99,10 +104,14 @@ type FailureEvent struct {
 	LogicalDate *time.Time `json:"logical_date,omitempty"`
 	// Exception is the error text the source reported (a callback's
 	// context["exception"]); untrusted and redacted before storage.
-	Exception  string    `json:"exception,omitempty"`
-	LogURL     string    `json:"log_url,omitempty"`
-	Owner      string    `json:"owner,omitempty"`
-	Tags       []string  `json:"tags,omitempty"`
+	Exception string   `json:"exception,omitempty"`
+	LogURL    string   `json:"log_url,omitempty"`
+	Owner     string   `json:"owner,omitempty"`
+	Tags      []string `json:"tags,omitempty"`
+	// Datasets are the datasets the failed task read or wrote, each as
+	// "namespace/name" (an OpenLineage dataset), deduplicated; only an
+	// OpenLineage event carries them.
+	Datasets   []string  `json:"datasets,omitempty"`
 	OccurredAt time.Time `json:"occurred_at"`
 	ReceivedAt time.Time `json:"received_at"`
 	IncidentID string    `json:"incident_id,omitempty"`
@@ -122,5 +131,26 @@ func (e *FailureEvent) Validate() error {
 	if len(e.Exception) > MaxExceptionLen {
 		errs = append(errs, fmt.Errorf("exception is longer than %d bytes: %w", MaxExceptionLen, ErrInvalid))
 	}
+	if len(e.Datasets) > MaxDatasets {
+		errs = append(errs, fmt.Errorf("event names %d datasets, more than %d: %w", len(e.Datasets), MaxDatasets, ErrInvalid))
+	}
+	for i, d := range e.Datasets {
+		if err := ValidateDataset(d); err != nil {
+			errs = append(errs, fmt.Errorf("datasets[%d]: %w", i, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// ValidateDataset checks one dataset reference, "namespace/name".
+func ValidateDataset(d string) error {
+	switch {
+	case strings.TrimSpace(d) == "":
+		return fmt.Errorf("dataset is empty: %w", ErrInvalid)
+	case len(d) > MaxDatasetLen:
+		return fmt.Errorf("dataset is longer than %d bytes: %w", MaxDatasetLen, ErrInvalid)
+	case strings.ContainsAny(d, "\n\r\x00"):
+		return fmt.Errorf("dataset contains a forbidden character: %w", ErrInvalid)
+	}
+	return nil
 }

@@ -70,6 +70,13 @@ const (
 	SeverityCritical Severity = "critical"
 )
 
+// Severities lists the severities, least to most urgent.
+var Severities = []Severity{SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
+
+// Rank orders severities, least urgent first: 0 for low to 3 for
+// critical, -1 for an unknown one.
+func (s Severity) Rank() int { return slices.Index(Severities, s) }
+
 // Incident is one failure, or a group of failures with one cause, that medic
 // investigates and reports once.
 type Incident struct {

@@ -149,3 +149,51 @@ func TestStormCoalescingOffGroupsByRunOnly(t *testing.T) {
 	require.True(t, b.record(t, stormEvent("b", "r1", "t1", refused(0))).IncidentCreated)
 	require.Equal(t, first.Incident.ID, b.record(t, stormEvent("a", "r1", "t2", refused(0))).Incident.ID)
 }
+
+// TestStormSharedDatasetIsOneIncident: two tasks of different DAGs that
+// fail with unrelated errors on the same dataset join one incident when the
+// dataset key is on, and stay apart when it is off.
+func TestStormSharedDatasetIsOneIncident(t *testing.T) {
+	t.Parallel()
+	const orders = "postgres://warehouse.internal:5432/analytics.public.orders"
+	lineage := func(dag, exception string, datasets ...string) *incident.FailureEvent {
+		ev := stormEvent(dag, "scheduled__1", "load", exception)
+		ev.Source = incident.SourceOpenLineage
+		ev.Datasets = datasets
+		return ev
+	}
+	tests := []struct {
+		name     string
+		keys     []string
+		joined   bool
+		joinedOn string
+	}{
+		{"dataset key on", []string{config.CoalesceKeyRun, config.CoalesceKeyDataset}, true, config.CoalesceKeyDataset},
+		{"dataset key off", []string{config.CoalesceKeyRun, config.CoalesceKeySignature, config.CoalesceKeyHost}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := stormSetup(t)
+			c := config.DefaultCoalesce()
+			c.Keys = tt.keys
+			b.service = ingest.NewService(b.store, 24*time.Hour, slog.New(slog.DiscardHandler), nil, ingest.WithCoalesce(c))
+			first := b.record(t, lineage("orders_etl", "psycopg2.errors.UniqueViolation: duplicate key value violates unique constraint \"orders_pkey\"",
+				"s3://lake/raw/orders", orders))
+			require.True(t, first.IncidentCreated)
+			b.clock.Advance(2 * time.Second)
+			second := b.record(t, lineage("revenue_daily", "psycopg2.errors.LockNotAvailable: canceling statement due to lock timeout", orders))
+			require.Equal(t, tt.joined, first.Incident.ID == second.Incident.ID)
+			require.Equal(t, tt.joinedOn, second.JoinedOn)
+			if tt.joined {
+				require.Equal(t, []any{2, 2}, []any{second.Tasks, second.DAGs})
+				require.Len(t, b.incidents(t), 1)
+			} else {
+				require.Len(t, b.incidents(t), 2)
+			}
+			events, err := b.store.EventListByIncident(context.Background(), second.Incident.ID)
+			require.NoError(t, err)
+			require.Equal(t, []string{orders}, events[len(events)-1].Datasets, "the datasets are stored with the event")
+		})
+	}
+}

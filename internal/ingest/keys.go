@@ -24,8 +24,8 @@ const maxCause = 200
 // kinds enabled, in the order they are tried, and the cause it would give an
 // incident it opens. ev.Exception must be redacted already. Everything here
 // is computed from the event's fields by fixed rules, never from generated
-// text. Failure events carry no dataset, so the dataset kind yields nothing
-// until a source (OpenLineage) sets one.
+// text. Only OpenLineage events name datasets (the ones the failed task read
+// or wrote), so for other sources the dataset kind yields nothing.
 func coalesceKeys(ev *incident.FailureEvent, kinds []string) (keys []string, cause string) {
 	var root *extract.Block
 	if strings.TrimSpace(ev.Exception) != "" {
@@ -45,6 +45,10 @@ func coalesceKeys(ev *incident.FailureEvent, kinds []string) (keys []string, cau
 		case config.CoalesceKeyHost:
 			for _, h := range Hosts(ev.Exception) {
 				keys = append(keys, kind+":"+h)
+			}
+		case config.CoalesceKeyDataset:
+			for _, d := range ev.Datasets {
+				keys = append(keys, kind+":"+d)
 			}
 		}
 	}

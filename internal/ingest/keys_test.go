@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/medic-sh/medic/internal/config"
+	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/ingest"
 )
 
@@ -68,4 +70,39 @@ func FuzzHosts(f *testing.F) {
 			require.NotEmpty(t, h)
 		}
 	})
+}
+
+func TestCoalesceKeysDataset(t *testing.T) {
+	t.Parallel()
+	ev := func(datasets ...string) *incident.FailureEvent {
+		return &incident.FailureEvent{
+			Key:      incident.Key{Instance: "main", DagID: "orders_etl", RunID: "r1", TaskID: "load", TryNumber: 1},
+			MapIndex: -1, Source: incident.SourceOpenLineage, Datasets: datasets,
+		}
+	}
+	tests := []struct {
+		name  string
+		ev    *incident.FailureEvent
+		kinds []string
+		want  []string
+	}{
+		{"no datasets", ev(), []string{config.CoalesceKeyDataset}, nil},
+		{
+			"each dataset in order", ev("postgres://wh:5432/analytics.public.orders", "s3://lake/raw/orders"),
+			[]string{config.CoalesceKeyDataset},
+			[]string{"dataset:postgres://wh:5432/analytics.public.orders", "dataset:s3://lake/raw/orders"},
+		},
+		{
+			"after the run key", ev("s3://lake/raw/orders"), config.CoalesceKeys,
+			[]string{"run:main|orders_etl|r1", "dataset:s3://lake/raw/orders"},
+		},
+		{"kind disabled", ev("s3://lake/raw/orders"), []string{config.CoalesceKeyRun}, []string{"run:main|orders_etl|r1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			keys, _ := ingest.CoalesceKeys(tt.ev, tt.kinds)
+			require.Equal(t, tt.want, keys)
+		})
+	}
 }

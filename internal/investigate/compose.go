@@ -261,7 +261,7 @@ func (c *composition) report(commander string, runbook func(map[string]string) s
 	c.modelNotes(rep)
 	rep.RootCause = c.rootCause(sum)
 	rep.Severity = triage.Severity(c.findings)
-	if rep.Impact != nil && severityRank(rep.Impact.Severity) > severityRank(rep.Severity) {
+	if rep.Impact != nil && rep.Impact.Severity.Rank() > rep.Severity.Rank() {
 		rep.Severity = rep.Impact.Severity
 	}
 	rep.Partial = len(c.missing) > 0 || len(sum.Errors) > 0
@@ -415,8 +415,4 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-func severityRank(s incident.Severity) int {
-	return slices.Index([]incident.Severity{incident.SeverityLow, incident.SeverityMedium, incident.SeverityHigh, incident.SeverityCritical}, s)
 }

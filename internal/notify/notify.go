@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/riverqueue/river"
 
+	"github.com/medic-sh/medic/internal/audit"
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/report"
 	"github.com/medic-sh/medic/internal/store"
 )
@@ -52,11 +55,30 @@ type Store interface {
 	NotifyRecordDelivery(ctx context.Context, d *store.NotifyDelivery) error
 	IncidentMarkNotified(ctx context.Context, p *store.IncidentMarkNotifiedParams) (bool, error)
 	SilenceMatch(ctx context.Context, inc *incident.Incident, at time.Time) (*incident.Silence, error)
+	// AuditAppend puts a delivery that fails, recovers or is given up in
+	// the incident's audit trail, beside its moves.
+	AuditAppend(ctx context.Context, e *incident.AuditEntry) (*incident.AuditEntry, error)
 }
 
 // silenceRecheck is how often a notification held by a silence looks
 // again: a silence expired early releases it within this.
 const silenceRecheck = 5 * time.Minute
+
+// An update that cannot be delivered is retried with the job runner's
+// backoff for its attempts, then every outageRetry, so that an outage of
+// Slack or a revoked token delays messages, never loses them; after
+// giveUpAfter it is given up, in the audit trail and the log.
+const (
+	outageRetry = 10 * time.Minute
+	giveUpAfter = 24 * time.Hour
+)
+
+// Audit actions of deliveries.
+const (
+	AuditFailed    = "notify.failed"
+	AuditRecovered = "notify.recovered"
+	AuditAbandoned = "notify.abandoned"
+)
 
 // Worker runs notify jobs.
 type Worker struct {
@@ -74,6 +96,13 @@ func (w *Worker) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return w.Logger
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
 }
 
 var _ river.Worker[store.NotifyJobArgs] = (*Worker)(nil)
@@ -94,10 +123,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyJobArgs]) 
 	if reason == "" {
 		reason = ReasonTriaged
 	}
-	now := time.Now()
-	if w.Now != nil {
-		now = w.Now()
-	}
+	now := w.now()
 	sil, err := w.Store.SilenceMatch(ctx, r.Incident, now)
 	if err != nil {
 		return err
@@ -112,6 +138,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyJobArgs]) 
 	}
 	u := Update{Report: r, Reason: reason, Detail: job.Args.Detail}
 	var errs []error
+	failed := map[string]string{}
 	for _, n := range w.Notifiers {
 		d := &store.NotifyDelivery{IncidentID: r.Incident.ID, Notifier: n.Name(), Reason: reason}
 		done, err := w.Store.NotifyDelivered(ctx, d)
@@ -124,6 +151,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyJobArgs]) 
 		}
 		if err := n.Notify(ctx, u); err != nil {
 			errs = append(errs, fmt.Errorf("notify %s via %s: %w", r.Incident.ID, n.Name(), err))
+			failed[n.Name()] = logscan.Redact(err.Error())
 			continue
 		}
 		if err := w.Store.NotifyRecordDelivery(ctx, d); err != nil {
@@ -131,7 +159,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyJobArgs]) 
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return w.retry(ctx, job, r.Incident.ID, reason, failed, err, now)
+	}
+	if job.Attempt > 1 {
+		w.audit(ctx, r.Incident.ID, AuditRecovered, reason, map[string]string{"attempts": strconv.Itoa(job.Attempt)})
 	}
 	if u.First() {
 		if _, err := w.Store.IncidentMarkNotified(ctx, &store.IncidentMarkNotifiedParams{IncidentID: r.Incident.ID, Channel: channels(w.Notifiers)}); err != nil {
@@ -139,6 +170,46 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyJobArgs]) 
 		}
 	}
 	return nil
+}
+
+// retry decides what becomes of an update some notifier failed to
+// deliver: the job runner retries it with its backoff while attempts
+// remain, then it is snoozed every outageRetry (which uses no attempt),
+// until giveUpAfter has passed since the update was made. The first
+// failure and the giving up are audited: an incident's trail says when
+// people were not told, and why.
+func (w *Worker) retry(ctx context.Context, job *river.Job[store.NotifyJobArgs], incidentID, reason string, failed map[string]string, err error, now time.Time) error {
+	if job.Attempt <= 1 {
+		w.audit(ctx, incidentID, AuditFailed, reason, failed)
+	}
+	if age := now.Sub(job.CreatedAt); !job.CreatedAt.IsZero() && age > giveUpAfter {
+		w.log().ErrorContext(ctx, "notification given up", "incident_id", incidentID, "reason", reason,
+			"age", age.Round(time.Minute), "error", err)
+		w.audit(ctx, incidentID, AuditAbandoned, reason, failed)
+		return river.JobCancel(err)
+	}
+	if job.MaxAttempts > 0 && job.Attempt >= job.MaxAttempts {
+		w.log().WarnContext(ctx, "notification still failing; retrying later", "incident_id", incidentID, "reason", reason,
+			"retry_in", outageRetry, "error", err)
+		return river.JobSnooze(outageRetry)
+	}
+	return err
+}
+
+// audit records a delivery event; a failure to record it is logged, since
+// it must not stop the delivery itself.
+func (w *Worker) audit(ctx context.Context, incidentID, action, reason string, detail map[string]string) {
+	upd := map[string]string{"update": reason}
+	for k, v := range detail {
+		upd[k] = v
+	}
+	raw, err := (&audit.Detail{RequestedBy: "notify", Update: upd}).JSON()
+	if err == nil {
+		_, err = w.Store.AuditAppend(ctx, &incident.AuditEntry{At: w.now().UTC(), Actor: "medic", Action: action, IncidentID: incidentID, Detail: raw})
+	}
+	if err != nil {
+		w.log().ErrorContext(ctx, "could not audit a notification", "incident_id", incidentID, "action", action, "error", err)
+	}
 }
 
 func channels(ns []Notifier) string {

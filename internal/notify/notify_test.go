@@ -181,15 +181,57 @@ func TestWorkFailingNotifierIsRetried(t *testing.T) {
 	require.Nil(t, got.NotifiedAt, "not marked, so the job system retries")
 	require.Empty(t, b.audit(t, inc.ID, "incident.notified"))
 	require.Len(t, console.sent(), 1, "the other channels were still tried")
+	failed := b.audit(t, inc.ID, notify.AuditFailed)
+	require.Len(t, failed, 1, "the first failure is in the incident's trail")
+	require.Contains(t, string(failed[0].Detail), "503 service unavailable")
+	require.Contains(t, string(failed[0].Detail), `"slack"`)
+
+	require.ErrorIs(t, w.Work(ctx, attempt(notifyJob(inc.ID), 2)), errSlack)
+	require.Len(t, b.audit(t, inc.ID, notify.AuditFailed), 1, "audited once, not per retry")
 
 	slack.setErr(nil)
-	require.NoError(t, w.Work(ctx, notifyJob(inc.ID)))
+	require.NoError(t, w.Work(ctx, attempt(notifyJob(inc.ID), 3)))
 	require.Len(t, slack.sent(), 1)
 	require.Len(t, console.sent(), 1, "the retry does not send again where it was delivered")
 	got, err = b.store.IncidentGetByID(ctx, inc.ID)
 	require.NoError(t, err)
 	require.NotNil(t, got.NotifiedAt)
 	require.Len(t, b.audit(t, inc.ID, "incident.notified"), 1)
+	require.Len(t, b.audit(t, inc.ID, notify.AuditRecovered), 1)
+}
+
+func attempt(job *river.Job[store.NotifyJobArgs], n int) *river.Job[store.NotifyJobArgs] {
+	job.Attempt = n
+	return job
+}
+
+// An outage longer than the job's attempts never loses the update: past
+// its last attempt it is snoozed, which uses no attempt, until a day has
+// passed; then it is given up, audited and logged.
+func TestWorkOutageOutlastingTheAttempts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite.Options{})
+	ctx := context.Background()
+	inc := b.triagedIncident(t, "manual__1")
+	errSlack := errors.New("slack chat.postMessage: token_revoked")
+	w := &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{&recordingNotifier{name: "slack", err: errSlack}}, Now: b.clock.Now}
+
+	job := attempt(notifyJob(inc.ID), 5)
+	job.CreatedAt = b.clock.Now().Add(-time.Hour)
+	err := w.Work(ctx, job)
+	var snooze *rivertype.JobSnoozeError
+	require.ErrorAs(t, err, &snooze, "retried later without using an attempt")
+	require.Equal(t, 10*time.Minute, snooze.Duration)
+	require.Empty(t, b.audit(t, inc.ID, notify.AuditAbandoned))
+
+	job.CreatedAt = b.clock.Now().Add(-25 * time.Hour)
+	err = w.Work(ctx, job)
+	var cancel *rivertype.JobCancelError
+	require.ErrorAs(t, err, &cancel)
+	require.ErrorIs(t, err, errSlack)
+	abandoned := b.audit(t, inc.ID, notify.AuditAbandoned)
+	require.Len(t, abandoned, 1)
+	require.Contains(t, string(abandoned[0].Detail), "token_revoked")
 }
 
 func TestWorkEveryNotifierFailing(t *testing.T) {

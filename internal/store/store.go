@@ -265,6 +265,39 @@ type Store interface {
 	// NotifyMessageUpdated counts an edit of the living message.
 	NotifyMessageUpdated(ctx context.Context, incidentID, notifier string) error
 
+	// ---- Slack alert channels (internal/ingest/slackalert) ----
+
+	// SlackAlertInsert stores how a message of an alert channel was
+	// handled and returns it stored with inserted=true; when the message is
+	// already stored that row is returned unchanged with inserted=false,
+	// which is how a re-read of the channel records nothing twice. Channel,
+	// TS and a valid Status are required (errors match
+	// incident.ErrInvalid).
+	SlackAlertInsert(ctx context.Context, a *SlackAlert) (*SlackAlert, bool, error)
+	// SlackAlertGet returns a stored message; ErrNotFound when it was never
+	// handled.
+	SlackAlertGet(ctx context.Context, channel, ts string) (*SlackAlert, error)
+	// SlackAlertSetReply records medic's acknowledgement in the alert's
+	// thread; an unknown message matches ErrNotFound.
+	SlackAlertSetReply(ctx context.Context, channel, ts, replyTS string) error
+	// SlackAlertListByIncident lists the alerts recorded into an incident,
+	// oldest first.
+	SlackAlertListByIncident(ctx context.Context, incidentID string) ([]*SlackAlert, error)
+	// SlackAlertCursorGet returns the ts of the newest message handled in a
+	// channel; ok=false before the first.
+	SlackAlertCursorGet(ctx context.Context, channel string) (ts string, ok bool, err error)
+	// SlackAlertCursorSet moves a channel's cursor; it only moves forward
+	// (Slack timestamps compared as numbers).
+	SlackAlertCursorSet(ctx context.Context, channel, ts string) error
+	// SlackAlertReplied reports whether an alert's thread already got the
+	// reply for reason (a notify reason such as "triaged").
+	SlackAlertReplied(ctx context.Context, channel, ts, reason string) (bool, error)
+	// SlackAlertRecordReply records that an alert's thread got the reply
+	// for reason; recording it again changes nothing.
+	SlackAlertRecordReply(ctx context.Context, channel, ts, reason, replyTS string) error
+
+	// ---- end of Slack alert channels ----
+
 	// Ping checks the database is reachable (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error

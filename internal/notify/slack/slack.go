@@ -34,6 +34,10 @@ type Store interface {
 	NotifyMessageGet(ctx context.Context, incidentID, notifier string) (*store.NotifyMessage, error)
 	NotifyMessageSave(ctx context.Context, m *store.NotifyMessage) (*store.NotifyMessage, bool, error)
 	NotifyMessageUpdated(ctx context.Context, incidentID, notifier string) error
+	// NotifyDelivered and NotifyRecordDelivery keep the thread replies
+	// posted with the first message from being posted twice.
+	NotifyDelivered(ctx context.Context, d *store.NotifyDelivery) (bool, error)
+	NotifyRecordDelivery(ctx context.Context, d *store.NotifyDelivery) error
 	ApprovalList(ctx context.Context, p *store.ApprovalListParams) ([]*incident.Approval, error)
 	// IncidentGroupCounts says how many tasks and DAGs a coalesced
 	// incident groups, and their cause.
@@ -44,8 +48,14 @@ type Store interface {
 type Config struct {
 	Token  string
 	APIURL string
-	// Channel is the default channel; an owner's channel wins.
+	// Channel is the default channel; a route or the owner's channel
+	// wins.
 	Channel string
+	// Routes send matching incidents elsewhere, first match first.
+	Routes []Route
+	// MinSeverity holds back the messages of less severe incidents, but
+	// never an escalation; "" posts all.
+	MinSeverity incident.Severity
 	// Mentions maps owners to Slack mentions.
 	Mentions map[string]string
 	// AirflowURL gives the Airflow UI of an instance, "" for none.
@@ -108,7 +118,15 @@ func (n *Notifier) Notify(ctx context.Context, u notify.Update) error {
 	m, err := n.store.NotifyMessageGet(ctx, inc.ID, Name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if n.held(r, u.Reason) {
+			n.log.InfoContext(ctx, "below notify.slack.min_severity; no message", "incident_id", inc.ID,
+				"severity", severityOf(r), "min_severity", n.cfg.MinSeverity, "reason", u.Reason)
+			return nil
+		}
 		if m, err = n.post(ctx, r, parent); err != nil {
+			return err
+		}
+		if err := n.threadOnce(ctx, m, r); err != nil {
 			return err
 		}
 	case err != nil:
@@ -125,14 +143,53 @@ func (n *Notifier) Notify(ctx context.Context, u notify.Update) error {
 		}
 	}
 	if u.First() {
-		return nil
+		// A first update retried after its message was posted still owes
+		// the thread what the post did not get to.
+		return n.threadOnce(ctx, m, r)
 	}
-	reply := Reply(u.Reason, replyText(u))
+	return n.reply(ctx, m, Reply(u.Reason, replyText(u)))
+}
+
+// reply posts a reply in the incident message's thread.
+func (n *Notifier) reply(ctx context.Context, m *store.NotifyMessage, reply Rendered) error {
 	return n.call(ctx, "chat.postMessage", func(ctx context.Context) error {
 		_, _, err := n.api.PostMessageContext(ctx, m.Channel, slackapi.MsgOptionText(reply.Text, false),
 			slackapi.MsgOptionBlocks(reply.Blocks...), slackapi.MsgOptionTS(m.TS))
 		return err
 	})
+}
+
+// threadOnce puts the detail that does not belong in the message in its
+// thread, once: what each specialist found with the root cause's evidence,
+// and a storm's list of failed tasks. Each reply is recorded as a delivery
+// of its own, so a retried job posts only what is still missing.
+func (n *Notifier) threadOnce(ctx context.Context, m *store.NotifyMessage, r *report.Report) error {
+	link := r.Link
+	replies := map[string]func() (Rendered, bool){
+		threadFindings: func() (Rendered, bool) { return Findings(r, link) },
+		threadTasks:    func() (Rendered, bool) { return Tasks(r.Events, link) },
+	}
+	for _, reason := range []string{threadFindings, threadTasks} {
+		rendered, ok := replies[reason]()
+		if !ok {
+			continue
+		}
+		d := &store.NotifyDelivery{IncidentID: r.Incident.ID, Notifier: Name, Reason: reason}
+		done, err := n.store.NotifyDelivered(ctx, d)
+		if err != nil {
+			return fmt.Errorf("slack: %w", err)
+		}
+		if done {
+			continue
+		}
+		if err := n.reply(ctx, m, rendered); err != nil {
+			return err
+		}
+		if err := n.store.NotifyRecordDelivery(ctx, d); err != nil {
+			return fmt.Errorf("slack: %w", err)
+		}
+	}
+	return nil
 }
 
 func replyText(u notify.Update) string {
@@ -176,23 +233,14 @@ func (n *Notifier) options(ctx context.Context, r *report.Report) (Options, erro
 	return o, nil
 }
 
-// channel is where the incident's message goes: the owner's channel, else
-// the default.
-func (n *Notifier) channel(r *report.Report) string {
-	if inv := r.Investigation; inv != nil && inv.Owner != nil && inv.Owner.Channel != "" {
-		return inv.Owner.Channel
-	}
-	return n.cfg.Channel
-}
-
 // post posts the incident's message, unless one posted before a crash is
 // in the channel's history, and stores it.
 func (n *Notifier) post(ctx context.Context, r *report.Report, parent Rendered) (*store.NotifyMessage, error) {
 	inc := r.Incident
-	channel := n.channel(r)
+	channel, why := n.channel(r)
 	ts, ch, err := n.find(ctx, channel, inc)
 	if err != nil && channel != n.cfg.Channel && isChannelError(err) {
-		n.log.WarnContext(ctx, "owner channel unusable; posting to the default channel", "incident_id", inc.ID, "channel", channel, "error", err)
+		n.log.WarnContext(ctx, why+" channel unusable; posting to the default channel", "incident_id", inc.ID, "channel", channel, "error", err)
 		channel = n.cfg.Channel
 		ts, ch, err = n.find(ctx, channel, inc)
 	}

@@ -21,18 +21,23 @@ import (
 const TriageAgent = "incident-commander"
 
 const eventCols = `id, instance, dag_id, run_id, task_id, try_number, map_index, source, sources, logical_date,
-	exception, log_url, owner, tags, occurred_at, received_at, incident_id, deliveries`
+	exception, log_url, owner, tags, occurred_at, received_at, incident_id, deliveries, datasets`
 
 func scanEvent(r rowScanner) (*incident.FailureEvent, []string, error) {
 	var (
 		ev                       incident.FailureEvent
 		sources, tags, occ, recv string
+		datasets                 string
 		logical                  sql.NullString
 	)
 	err := r.Scan(&ev.ID, &ev.Instance, &ev.DagID, &ev.RunID, &ev.TaskID, &ev.TryNumber, &ev.MapIndex, &ev.Source,
-		&sources, &logical, &ev.Exception, &ev.LogURL, &ev.Owner, &tags, &occ, &recv, &ev.IncidentID, &ev.Deliveries)
+		&sources, &logical, &ev.Exception, &ev.LogURL, &ev.Owner, &tags, &occ, &recv, &ev.IncidentID, &ev.Deliveries,
+		&datasets)
 	if err != nil {
 		return nil, nil, err
+	}
+	if ds := parseStrings(datasets); len(ds) > 0 {
+		ev.Datasets = ds
 	}
 	ev.LogicalDate = parseNullTime(logical)
 	ev.Tags = parseStrings(tags)
@@ -48,6 +53,7 @@ func (s *Store) EventRecord(ctx context.Context, p *store.EventRecordParams) (*s
 	}
 	ev := *p.Event
 	ev.Tags = slices.Clone(p.Event.Tags)
+	ev.Datasets = slices.Clone(p.Event.Datasets)
 	if err := ev.Validate(); err != nil {
 		return nil, fmt.Errorf("record event %s: %w", ev.Key, err)
 	}
@@ -88,10 +94,11 @@ func (s *Store) EventRecord(ctx context.Context, p *store.EventRecordParams) (*s
 		ev.IncidentID = inc.ID
 		ev.Deliveries = 1
 		if _, err := tx.ExecContext(ctx, `INSERT INTO failure_events (identity, `+eventCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			ev.String(), ev.ID, ev.Instance, ev.DagID, ev.RunID, ev.TaskID, ev.TryNumber, ev.MapIndex, ev.Source,
 			jsonText([]incident.Source{ev.Source}), fmtNullTime(ev.LogicalDate), ev.Exception, ev.LogURL, ev.Owner,
-			jsonText(ev.Tags), fmtTime(ev.OccurredAt), fmtTime(ev.ReceivedAt), ev.IncidentID, ev.Deliveries); err != nil {
+			jsonText(ev.Tags), fmtTime(ev.OccurredAt), fmtTime(ev.ReceivedAt), ev.IncidentID, ev.Deliveries,
+			jsonText(ev.Datasets)); err != nil {
 			return fmt.Errorf("insert event %s: %w", ev.Key, err)
 		}
 		res.Event, res.Incident, res.IncidentCreated = &ev, inc, created
@@ -105,7 +112,7 @@ func (s *Store) EventRecord(ctx context.Context, p *store.EventRecordParams) (*s
 
 // recordDuplicate counts another delivery of a stored failure and fills in
 // what the earlier report lacked (a poller event has no exception text; the
-// callback that follows does).
+// callback that follows does; only an OpenLineage event names datasets).
 func (s *Store) recordDuplicate(ctx context.Context, tx *sql.Tx, existing *incident.FailureEvent, sources []string,
 	ev *incident.FailureEvent, res *store.EventRecordResult,
 ) error {
@@ -124,10 +131,13 @@ func (s *Store) recordDuplicate(ctx context.Context, tx *sql.Tx, existing *incid
 	if len(existing.Tags) == 0 {
 		existing.Tags = ev.Tags
 	}
+	if len(existing.Datasets) == 0 {
+		existing.Datasets = ev.Datasets
+	}
 	existing.Deliveries++
 	if _, err := tx.ExecContext(ctx, `UPDATE failure_events SET deliveries = ?, sources = ?, exception = ?, log_url = ?,
-		owner = ?, tags = ? WHERE id = ?`, existing.Deliveries, jsonText(sources), existing.Exception, existing.LogURL,
-		existing.Owner, jsonText(existing.Tags), existing.ID); err != nil {
+		owner = ?, tags = ?, datasets = ? WHERE id = ?`, existing.Deliveries, jsonText(sources), existing.Exception,
+		existing.LogURL, existing.Owner, jsonText(existing.Tags), jsonText(existing.Datasets), existing.ID); err != nil {
 		return fmt.Errorf("update event %s: %w", existing.Key, err)
 	}
 	inc, err := getIncident(ctx, tx, existing.IncidentID)

@@ -123,6 +123,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) *Harness) {
 	tests = append(tests, remediationFlowTests...)
 	tests = append(tests, coalesceTests...)
 	tests = append(tests, silenceTests...)
+	tests = append(tests, eventDatasetTests...)
+	tests = append(tests, slackAlertTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

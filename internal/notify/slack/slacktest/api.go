@@ -307,6 +307,12 @@ func wire(m *Message, withMeta bool) map[string]any {
 	if m.Blocks != nil {
 		w["blocks"] = m.Blocks
 	}
+	if len(m.Attachments) > 0 {
+		w["attachments"] = m.Attachments
+	}
+	if m.SubType != "" {
+		w["subtype"] = m.SubType
+	}
 	if m.Updates > 0 {
 		w["edited"] = map[string]any{"user": m.User, "ts": m.TS}
 	}

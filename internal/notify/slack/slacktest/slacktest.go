@@ -66,6 +66,12 @@ type Message struct {
 	Blocks json.RawMessage
 	// Metadata is the message's metadata, nil for none.
 	Metadata *slackapi.SlackMetadata
+	// Attachments are a seeded message's legacy attachments, as bots
+	// such as Airflow's Slack webhooks post them.
+	Attachments []slackapi.Attachment
+	// SubType is a seeded message's subtype ("bot_message",
+	// "channel_join", ...), "" for a plain message.
+	SubType string
 	// User and BotID say who posted it; messages posted through the API
 	// are the bot's.
 	User  string

@@ -253,3 +253,36 @@ func TestJSONBody(t *testing.T) {
 	require.InDelta(t, 1.0, msgs[0].Metadata.EventPayload["k"], 0)
 	require.Len(t, b.srv.Requests()[0].Blocks, 1)
 }
+
+func TestSeedAttachmentsAndSubtype(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	att := slackapi.Attachment{Pretext: ":red_circle: Task Failed.", Fields: []slackapi.AttachmentField{{Title: "Dag", Value: "etl"}}}
+	b.srv.Seed("C1",
+		slacktest.Message{Text: "", BotID: "B0AIRFLOW", SubType: "bot_message", Attachments: []slackapi.Attachment{att}},
+		slacktest.Message{Text: "joined", User: "U1", SubType: "channel_join"},
+	)
+	resp, err := b.client.GetConversationHistoryContext(context.Background(), &slackapi.GetConversationHistoryParameters{ChannelID: "C1"})
+	require.NoError(t, err)
+	require.Len(t, resp.Messages, 2)
+	require.Equal(t, "channel_join", resp.Messages[0].SubType, "newest first")
+	alert := resp.Messages[1]
+	require.Equal(t, "bot_message", alert.SubType)
+	require.Equal(t, "B0AIRFLOW", alert.BotID)
+	require.Len(t, alert.Attachments, 1)
+	require.Equal(t, att.Pretext, alert.Attachments[0].Pretext)
+	require.Equal(t, att.Fields, alert.Attachments[0].Fields)
+}
+
+func TestFailTokenRevoked(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.srv.Fail("*", "token_revoked", 1)
+	_, err := b.client.AuthTestContext(context.Background())
+	var se slackapi.SlackErrorResponse
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, "token_revoked", se.Err)
+	id, err := b.client.AuthTestContext(context.Background())
+	require.NoError(t, err, "the fault was for one call")
+	require.Equal(t, slacktest.BotID, id.BotID)
+}

@@ -1,0 +1,4 @@
+package ingest
+
+// CoalesceKeys exposes coalesceKeys to the external tests.
+var CoalesceKeys = coalesceKeys
