@@ -458,40 +458,14 @@ func (r *Remediator) propose(ctx context.Context, inc *incident.Incident, rec *R
 	if err != nil {
 		return err
 	}
-	preview := map[string]any{"action": d.Action, "params": d.Params}
-	refs, err := r.executor(af, "").Preview(ctx, d, rec.Target)
-	switch {
-	case err != nil:
-		preview["error"] = "the dry run failed: " + logscan.Redact(err.Error())
-	case refs != nil:
-		preview["would_clear"] = refs
-	}
-	previewJSON, _ := json.Marshal(preview)
-	params, _ := json.Marshal(d.Params)
-	decision, _ := json.Marshal(rec)
-	evidence := json.RawMessage(`[]`)
-	if rep := r.report(ctx, inc); rep != nil && rep.RootCause != nil {
-		if raw, err := json.Marshal(rep.RootCause.Evidence); err == nil {
-			evidence = raw
-		}
-	}
 	// Move first: a person may approve the moment the approval exists,
 	// and approving moves an incident that awaits approval.
 	if err := r.move(ctx, inc.ID, incident.StateInvestigating, incident.StateAwaitingApproval,
 		fmt.Sprintf("medic proposes %s", d.Action)); err != nil {
 		return err
 	}
-	a, created, err := r.store.ApprovalCreate(ctx, &incident.Approval{
-		IncidentID: inc.ID, Action: string(d.Action), Params: params, IdempotencyKey: d.IdempotencyKey,
-		Preview: previewJSON, Evidence: evidence, Decision: decision, RequestedBy: Actor, ExpiresAt: d.ExpiresAt,
-	})
-	if err != nil {
-		return fmt.Errorf("remediate %s: propose %s: %w", inc.ID, d.Action, err)
-	}
-	if created {
-		r.log.InfoContext(ctx, "approval requested", "incident_id", inc.ID, "approval_id", a.ID, "action", d.Action)
-	}
-	return nil
+	_, _, err = r.createApproval(ctx, inc, af, rec, Actor, "")
+	return err
 }
 
 func (r *Remediator) report(ctx context.Context, inc *incident.Incident) *investigate.Report {

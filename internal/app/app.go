@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/riverqueue/river"
 
+	"github.com/medic-sh/medic/internal/act"
 	"github.com/medic-sh/medic/internal/config"
 	"github.com/medic-sh/medic/internal/httpapi"
 	"github.com/medic-sh/medic/internal/incident"
@@ -67,8 +68,11 @@ type App struct {
 	investigator *investigate.Investigator
 	pollers      []*ingest.Poller
 	slackAlerts  *slackalert.Watcher
-	server       *http.Server
-	listener     net.Listener
+	// remediator decides, proposes and runs actions; MCP's requests for
+	// approval go through it too.
+	remediator *act.Remediator
+	server     *http.Server
+	listener   net.Listener
 
 	mu      sync.Mutex
 	cleanup []func(ctx context.Context) error
@@ -223,16 +227,24 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		_ = a.Stop(ctx)
 		return nil, fmt.Errorf("app: http api: %w", err)
 	}
+	mcpHandler, mcpSrv, err := a.mcpHandler(cfg, opts)
+	if err != nil {
+		_ = a.Stop(ctx)
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", mcpHandler)
+	mux.Handle("/", handler)
 	a.listener = opts.Listener
 	a.server = &http.Server{
-		Handler:           handler,
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
-	a.server.RegisterOnShutdown(sync.OnceFunc(func() { close(closing) }))
+	a.server.RegisterOnShutdown(sync.OnceFunc(func() { close(closing); mcpSrv.Close() }))
 	return a, nil
 }
 

@@ -28,7 +28,8 @@ func (a *App) addRemediation(cfg *config.Config, workers *river.Workers, opts Op
 		_, err := jobs.Insert(ctx, args, o)
 		return err
 	}
-	act.AddWorkers(workers, act.New(a.store, policy, a.instances, mem, enqueue,
-		act.Options{VerifyEvery: cfg.Remediate.Verify.PollInterval}, opts.Logger, opts.Now))
+	a.remediator = act.New(a.store, policy, a.instances, mem, enqueue,
+		act.Options{VerifyEvery: cfg.Remediate.Verify.PollInterval}, opts.Logger, opts.Now)
+	act.AddWorkers(workers, a.remediator)
 	return nil
 }

@@ -132,6 +132,7 @@ func NewRootCmd(streams IO) *cobra.Command {
 		group(newConfigCmd(streams)),
 		group(newBenchCmd(streams)),
 		newCalibrateCmd(streams),
+		newMCPCmd(streams),
 		newVersionCmd(streams),
 	)
 	return group(root)

@@ -26,7 +26,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
+// runMedicEnv makes the test binary run medic's command line instead of
+// the tests, for tests that need medic as a process of its own (the MCP
+// client starts `medic mcp`).
+const runMedicEnv = "MEDIC_TEST_RUN_CLI"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(runMedicEnv) == "1" {
+		os.Exit(cli.Main(os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv}))
+	}
 	code := m.Run()
 	if code == 0 {
 		// The CLI's API client keeps idle keep-alive connections in the
@@ -163,6 +171,8 @@ type testBundle struct {
 
 type setupOpts struct {
 	tokens []config.Token
+	// edit changes the configuration before medic starts.
+	edit func(*config.Config)
 }
 
 func setup(t *testing.T, opts setupOpts) *testBundle {
@@ -198,6 +208,9 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	inst.Username, inst.Password = "medic", config.NewSecret("pw")
 	inst.Poll.Enabled = false // incidents come only from the triage requests the tests make
 	cfg.Airflow.Instances = []config.AirflowInstance{inst}
+	if opts.edit != nil {
+		opts.edit(cfg)
+	}
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")

@@ -68,6 +68,10 @@ type Token struct {
 	Name  string `yaml:"name"`
 	Role  Role   `yaml:"role"`
 	Token Secret `yaml:"token"`
+	// MCPWrites offers the token MCP's write tools (trigger_dag,
+	// clear_failed_tasks), which still only ask for approvals; off, MCP is
+	// read-only for it.
+	MCPWrites bool `yaml:"mcp_writes"`
 }
 
 // Database selects the store. URL is a SQLite file path (the default,

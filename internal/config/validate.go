@@ -151,6 +151,9 @@ func (a Auth) validate(v *validator) {
 		if !slices.Contains(roles, t.Role) {
 			v.add(p+".role", "want one of %v, got %q", roles, t.Role)
 		}
+		if t.MCPWrites && t.Role == RoleViewer {
+			v.add(p+".mcp_writes", "a viewer token cannot ask for writes: give it role operator or admin, or drop mcp_writes")
+		}
 		secret := t.Token.Reveal()
 		if len(secret) < MinTokenLength {
 			// The length of a secret is not the secret; say how short it is

@@ -35,8 +35,10 @@ var transitions = map[State][]State{
 	StateAwaitingApproval: {StateRemediating, StateResolved, StateEscalated},
 	StateRemediating:      {StateVerifying, StateEscalated},
 	StateVerifying:        {StateResolved, StateEscalated, StateRemediating},
-	StateEscalated:        {StateResolved},
-	StateResolved:         nil,
+	// A person who picks up an escalated incident may propose an action
+	// for it (an approval, through medic), which a person then decides.
+	StateEscalated: {StateResolved, StateAwaitingApproval},
+	StateResolved:  nil,
 }
 
 // ErrTransition is returned for a move the state machine does not allow.

@@ -29,6 +29,7 @@ func TestStateMachine(t *testing.T) {
 		{incident.StateVerifying, incident.StateRemediating, true},
 		{incident.StateEscalated, incident.StateResolved, true},
 		{incident.StateEscalated, incident.StateRemediating, false},
+		{incident.StateEscalated, incident.StateAwaitingApproval, true},
 		{incident.StateResolved, incident.StateOpen, false},
 		{incident.StateOpen, "exploded", false},
 	}

@@ -479,3 +479,6 @@ func backoff(b config.RemediateBackoff, attempts int) time.Duration {
 	}
 	return min(d, b.Max)
 }
+
+// ApprovalExpiry is how long a proposal waits for a person before it lapses.
+func (p *Policy) ApprovalExpiry() time.Duration { return p.cfg.Approvals.Expiry }

@@ -10,6 +10,8 @@ import (
 	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/logscan"
+	"github.com/medic-sh/medic/internal/logscan/extract"
+	"github.com/medic-sh/medic/internal/logscan/signature"
 	"github.com/medic-sh/medic/internal/memory"
 	"github.com/medic-sh/medic/internal/store"
 )
@@ -37,13 +39,7 @@ func (r *Runner) recallMemory(ctx context.Context, st *state) (*incident.Finding
 		}
 		return &incident.Finding{Summary: "no failure signature to look up or remember (no error block in the log)", Data: mustJSON(out)}, nil
 	}
-	q := memory.Query{Signature: ex.Signature.ID, Template: ex.Signature.Template}
-	if ex.Signature.Generic {
-		q.Signature = "" // shared by unrelated failures: similarity only
-	}
-	if ex.Error != nil {
-		q.ExceptionType = ex.Error.ExceptionType
-	}
+	q := MemoryQuery(ex.Signature, ex.Error)
 	k := r.opts.SimilarK
 	if k <= 0 {
 		k = defaultSimilarK
@@ -96,6 +92,21 @@ func (r *Runner) recallMemory(ctx context.Context, st *state) (*incident.Finding
 			"signature", q.Signature, "reason", out.Degraded)
 	}
 	return &incident.Finding{Summary: memorySummary(&out), Data: mustJSON(out)}, nil
+}
+
+// MemoryQuery is the failure memory's query for a failure with signature
+// sig and root error block root (nil when none was extracted). A generic
+// signature is shared by unrelated failures, so it is left out: similarity
+// only.
+func MemoryQuery(sig *signature.Signature, root *extract.Block) memory.Query {
+	q := memory.Query{Signature: sig.ID, Template: sig.Template}
+	if sig.Generic {
+		q.Signature = ""
+	}
+	if root != nil {
+		q.ExceptionType = root.ExceptionType
+	}
+	return q
 }
 
 // memoryTimeout bounds each call to the memory, so that a hanging embedder
@@ -196,6 +207,19 @@ func withoutRecord(res *memory.Result, id string) *memory.Result {
 // similar lists up to k past failures, exact matches first, each pointing
 // at its incident when this medic knows it.
 func (r *Runner) similar(ctx context.Context, res *memory.Result, k int) ([]SimilarFailure, error) {
+	return SimilarFailures(ctx, r.store, res, k)
+}
+
+// IncidentGetter finds an incident by id.
+type IncidentGetter interface {
+	IncidentGetByID(ctx context.Context, id string) (*incident.Incident, error)
+}
+
+// SimilarFailures lists up to k of a memory lookup's past failures, exact
+// matches first, each pointing at its incident when st knows it. It is the
+// memory step's list, and what every other reader of similar failures
+// shows.
+func SimilarFailures(ctx context.Context, st IncidentGetter, res *memory.Result, k int) ([]SimilarFailure, error) {
 	out := []SimilarFailure{}
 	add := func(rec *memory.Record, sim float32, exact bool) {
 		if len(out) < k {
@@ -213,7 +237,7 @@ func (r *Runner) similar(ctx context.Context, res *memory.Result, k int) ([]Simi
 		add(m.Record, m.Score, false)
 	}
 	for i := range out {
-		inc, err := r.store.IncidentGetByID(ctx, out[i].RecordID)
+		inc, err := st.IncidentGetByID(ctx, out[i].RecordID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			// A record made elsewhere (an import, another medic): no pointer.

@@ -86,15 +86,34 @@ func (r *Runner) focus(ctx context.Context, st *state) error {
 }
 
 func (r *Runner) runSummary(ctx context.Context, st *state) (*incident.Finding, error) {
-	run, err := st.af.GetDagRun(ctx, st.inc.DagID, st.inc.RunID)
+	rs, err := SummarizeRun(ctx, st.af, st.inc.DagID, st.inc.RunID)
 	if err != nil {
-		return nil, fmt.Errorf("get run %s/%s: %w", st.inc.DagID, st.inc.RunID, err)
+		return nil, err
 	}
-	tis, err := st.af.ListTaskInstances(ctx, st.inc.DagID, st.inc.RunID)
+	summary := fmt.Sprintf("run %s is %s; %d of %d tasks failed", rs.RunID, rs.State, rs.TaskStates["failed"], rs.Tasks)
+	if rs.FirstFailingTask != "" {
+		summary += fmt.Sprintf("; first failure: %s (try %d)", rs.FirstFailingTask, rs.FirstFailingTry)
+	}
+	return &incident.Finding{Summary: summary, Data: mustJSON(rs), Evidence: []incident.Evidence{{
+		Source: "airflow_api", Ref: fmt.Sprintf("dags/%s/dagRuns/%s", rs.DagID, rs.RunID), Text: "state=" + rs.State,
+	}}}, nil
+}
+
+// SummarizeRun reads a DAG run and its task instances from Airflow and
+// summarises them: state, timing, task states and the first failing task.
+// The DAG's owners and tags are added when Airflow has them; a DAG that
+// cannot be read leaves them out. It is the run_summary step's data, and
+// what every other reader of a run's summary (the MCP tools) shows.
+func SummarizeRun(ctx context.Context, af Airflow, dagID, runID string) (*RunSummary, error) {
+	run, err := af.GetDagRun(ctx, dagID, runID)
 	if err != nil {
-		return nil, fmt.Errorf("list task instances of %s/%s: %w", st.inc.DagID, st.inc.RunID, err)
+		return nil, fmt.Errorf("get run %s/%s: %w", dagID, runID, err)
 	}
-	rs := RunSummary{
+	tis, err := af.ListTaskInstances(ctx, dagID, runID)
+	if err != nil {
+		return nil, fmt.Errorf("list task instances of %s/%s: %w", dagID, runID, err)
+	}
+	rs := &RunSummary{
 		DagID: run.DagID, RunID: run.RunID, State: run.State, RunType: run.RunType, LogicalDate: run.LogicalDate,
 		StartDate: run.StartDate, EndDate: run.EndDate, Tasks: len(tis), TaskStates: map[string]int{},
 	}
@@ -116,18 +135,12 @@ func (r *Runner) runSummary(ctx context.Context, st *state) (*incident.Finding, 
 	if first != nil {
 		rs.FirstFailingTask, rs.FirstFailingTry = first.TaskID, first.TryNumber
 	}
-	if dag, err := st.af.GetDag(ctx, st.inc.DagID); err == nil {
+	// Owners and tags are extras: a DAG that cannot be read (not found, or
+	// Airflow hiccuping) leaves them out rather than failing the summary.
+	if dag, err := af.GetDag(ctx, dagID); err == nil {
 		rs.Owners, rs.Tags = dag.Owners, dag.Tags
-	} else if !errors.Is(err, airflow.ErrNotFound) {
-		r.log.DebugContext(ctx, "dag details unavailable", "dag_id", st.inc.DagID, "error", err)
 	}
-	summary := fmt.Sprintf("run %s is %s; %d of %d tasks failed", run.RunID, run.State, rs.TaskStates["failed"], rs.Tasks)
-	if rs.FirstFailingTask != "" {
-		summary += fmt.Sprintf("; first failure: %s (try %d)", rs.FirstFailingTask, rs.FirstFailingTry)
-	}
-	return &incident.Finding{Summary: summary, Data: mustJSON(rs), Evidence: []incident.Evidence{{
-		Source: "airflow_api", Ref: fmt.Sprintf("dags/%s/dagRuns/%s", run.DagID, run.RunID), Text: "state=" + run.State,
-	}}}, nil
+	return rs, nil
 }
 
 func stateName(s string) string {
@@ -150,17 +163,39 @@ func endsBefore(a, b *airflow.TaskInstance) bool {
 }
 
 func (r *Runner) failedTasks(ctx context.Context, st *state) (*incident.Finding, error) {
-	tis, err := st.af.ListTaskInstances(ctx, st.inc.DagID, st.inc.RunID)
+	ft, err := ListFailedTasks(ctx, st.af, st.inc.DagID, st.inc.RunID)
 	if err != nil {
-		return nil, fmt.Errorf("list task instances of %s/%s: %w", st.inc.DagID, st.inc.RunID, err)
+		return nil, err
+	}
+	names := make([]string, len(ft.Failed))
+	for i, f := range ft.Failed {
+		names[i] = fmt.Sprintf("%s (try %d/%d)", f.TaskID, f.TryNumber, max(f.TryNumber, f.MaxTries+1))
+	}
+	summary := fmt.Sprintf("%d failed: %s", len(ft.Failed), strings.Join(names, ", "))
+	if len(ft.Failed) == 0 {
+		summary = "no task is in a failed state now"
+	}
+	if n := len(ft.UpstreamFailed); n > 0 {
+		summary += fmt.Sprintf("; %d blocked downstream", n)
+	}
+	return &incident.Finding{Summary: summary, Data: mustJSON(ft)}, nil
+}
+
+// ListFailedTasks lists a run's failed (and up-for-retry) task instances,
+// the one that ended first first, each with the tasks downstream of it,
+// and the tasks blocked upstream_failed. It is the failed_tasks step's data.
+func ListFailedTasks(ctx context.Context, af Airflow, dagID, runID string) (*FailedTasks, error) {
+	tis, err := af.ListTaskInstances(ctx, dagID, runID)
+	if err != nil {
+		return nil, fmt.Errorf("list task instances of %s/%s: %w", dagID, runID, err)
 	}
 	downstream := map[string][]string{}
-	if dag, err := st.af.GetDag(ctx, st.inc.DagID); err == nil {
+	if dag, err := af.GetDag(ctx, dagID); err == nil {
 		for _, t := range dag.Tasks {
 			downstream[t.ID] = t.Downstream
 		}
 	}
-	var ft FailedTasks
+	ft := &FailedTasks{}
 	for _, ti := range tis {
 		switch ti.State {
 		case "failed", "up_for_retry":
@@ -178,68 +213,84 @@ func (r *Runner) failedTasks(ctx context.Context, st *state) (*incident.Finding,
 		return endsBefore(&airflow.TaskInstance{TaskID: a.TaskID, EndDate: a.EndDate}, &airflow.TaskInstance{TaskID: b.TaskID, EndDate: b.EndDate})
 	})
 	sort.Strings(ft.UpstreamFailed)
-	names := make([]string, len(ft.Failed))
-	for i, f := range ft.Failed {
-		names[i] = fmt.Sprintf("%s (try %d/%d)", f.TaskID, f.TryNumber, max(f.TryNumber, f.MaxTries+1))
-	}
-	summary := fmt.Sprintf("%d failed: %s", len(ft.Failed), strings.Join(names, ", "))
-	if len(ft.Failed) == 0 {
-		summary = "no task is in a failed state now"
-	}
-	if n := len(ft.UpstreamFailed); n > 0 {
-		summary += fmt.Sprintf("; %d blocked downstream", n)
-	}
-	return &incident.Finding{Summary: summary, Data: mustJSON(ft)}, nil
+	return ft, nil
 }
 
 func (r *Runner) frequency(ctx context.Context, st *state) (*incident.Finding, error) {
 	if err := r.focus(ctx, st); err != nil {
 		return nil, err
 	}
-	since := r.now().Add(-r.opts.FrequencyLookback)
-	tis, err := st.af.ListTaskFailures(ctx, st.inc.DagID, st.focusTask, since)
+	fq, err := CountFailures(ctx, st.af, FrequencyQuery{
+		DagID: st.inc.DagID, TaskID: st.focusTask, RunID: st.inc.RunID, Since: r.now().Add(-r.opts.FrequencyLookback),
+		Lookback: r.opts.FrequencyLookback, RecurringThreshold: r.opts.RecurringThreshold,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("list failures of %s.%s: %w", st.inc.DagID, st.focusTask, err)
+		return nil, err
 	}
-	fq := Frequency{TaskID: st.focusTask, Lookback: r.opts.FrequencyLookback, LookbackHuman: humanDuration(r.opts.FrequencyLookback)}
-	runs := map[string]bool{st.inc.RunID: true}
+	summary := fmt.Sprintf("%s: failed in %d run(s) over the last %s", fq.Pattern, fq.FailedRuns, fq.LookbackHuman)
+	return &incident.Finding{Summary: summary, Data: mustJSON(fq)}, nil
+}
+
+// FrequencyQuery asks how often a task failed since a time.
+type FrequencyQuery struct {
+	DagID, TaskID string
+	// RunID is the run being looked at: it counts as a failed run, and
+	// is not listed among the previous ones.
+	RunID    string
+	Since    time.Time
+	Lookback time.Duration
+	// RecurringThreshold is how many failed runs make the failure
+	// recurring.
+	RecurringThreshold int
+}
+
+// CountFailures counts a task's failed tries since q.Since, the runs they
+// failed in and whether that makes the failure recurring. It is the
+// frequency step's data.
+func CountFailures(ctx context.Context, af Airflow, q FrequencyQuery) (*Frequency, error) {
+	tis, err := af.ListTaskFailures(ctx, q.DagID, q.TaskID, q.Since)
+	if err != nil {
+		return nil, fmt.Errorf("list failures of %s.%s: %w", q.DagID, q.TaskID, err)
+	}
+	fq := &Frequency{TaskID: q.TaskID, Lookback: q.Lookback, LookbackHuman: humanDuration(q.Lookback)}
+	runs := map[string]bool{}
+	if q.RunID != "" {
+		runs[q.RunID] = true
+	}
 	for _, ti := range tis {
 		fq.Failures++
 		if !runs[ti.RunID] {
 			runs[ti.RunID] = true
 			fq.PreviousRuns = append(fq.PreviousRuns, ti.RunID)
 		}
-		if ti.EndDate != nil && ti.RunID != st.inc.RunID && (fq.LastFailure == nil || ti.EndDate.After(*fq.LastFailure)) {
+		if ti.EndDate != nil && ti.RunID != q.RunID && (fq.LastFailure == nil || ti.EndDate.After(*fq.LastFailure)) {
 			t := *ti.EndDate
 			fq.LastFailure = &t
 		}
 	}
 	slices.Sort(fq.PreviousRuns)
 	fq.FailedRuns = len(runs)
-	fq.Recurring = fq.FailedRuns >= r.opts.RecurringThreshold
+	fq.Recurring = fq.FailedRuns >= q.RecurringThreshold
 	fq.Pattern = "one-off"
 	if fq.Recurring {
 		fq.Pattern = "recurring"
 	}
-	summary := fmt.Sprintf("%s: failed in %d run(s) over the last %s", fq.Pattern, fq.FailedRuns, fq.LookbackHuman)
-	return &incident.Finding{Summary: summary, Data: mustJSON(fq)}, nil
+	return fq, nil
 }
 
 func (r *Runner) logExcerpt(ctx context.Context, st *state) (*incident.Finding, error) {
 	if err := r.focus(ctx, st); err != nil {
 		return nil, err
 	}
-	lg, err := st.af.TaskLog(ctx, st.inc.DagID, st.inc.RunID, st.focusTask, max(1, st.focusTry),
+	lg, err := ReadLog(ctx, st.af, st.inc.DagID, st.inc.RunID, st.focusTask, max(1, st.focusTry),
 		airflow.LogOptions{MaxLines: r.opts.LogTailLines, MaxBytes: r.opts.LogMaxBytes})
 	if err != nil {
-		return nil, fmt.Errorf("fetch log of %s try %d: %w", st.focusTask, st.focusTry, err)
+		return nil, err
 	}
-	// Redact the whole text before splitting it: a secret can span lines (a
-	// PEM private key), and per-line rules would let its body through.
-	lines := strings.Split(strings.TrimRight(logscan.Redact(lg.Text), "\n"), "\n")
+	lines := lg.Lines
 	ex := LogExcerpt{
 		TaskID: st.focusTask, TryNumber: st.focusTry, TailLines: len(lines), LogBytes: lg.Bytes,
-		Truncated: lg.Truncated, Sources: logscan.RedactLines(slices.Clone(lg.Sources)),
+		Truncated: lg.Truncated, Sources: lg.Sources,
 	}
 	var evidence []incident.Evidence
 	ref := fmt.Sprintf("%s try %d", st.focusTask, st.focusTry)
@@ -308,10 +359,20 @@ func firstLineOf(s string) string {
 // long the try ran, how many runs failed). Evidence lines become
 // 1-based tail line numbers.
 func (r *Runner) diagnose(st *state, lines []string, extracted *extract.Result) *classify.Diagnosis {
-	sig := classify.Signals{TryNumber: st.focusTry}
-	if ft, ok := decode[FailedTasks](st.done[StepFailedTasks]); ok {
+	ft, _ := decode[FailedTasks](st.done[StepFailedTasks])
+	fq, _ := decode[Frequency](st.done[StepFrequency])
+	return Diagnose(lines, extracted, TaskSignals(st.focusTask, st.focusTry, ft, fq))
+}
+
+// TaskSignals are the classifier's signals about a task try from what
+// triage learned of its run: operator, state and how long the try ran
+// (from ft), and how many runs failed (from fq, when it is about the same
+// task). Either may be nil.
+func TaskSignals(task string, try int, ft *FailedTasks, fq *Frequency) classify.Signals {
+	sig := classify.Signals{TryNumber: try}
+	if ft != nil {
 		for _, f := range ft.Failed {
-			if f.TaskID == st.focusTask {
+			if f.TaskID == task {
 				sig.Operator, sig.State = f.Operator, f.State
 				if f.DurationSec != nil && *f.DurationSec > 0 {
 					sig.Duration = time.Duration(*f.DurationSec * float64(time.Second))
@@ -321,9 +382,16 @@ func (r *Runner) diagnose(st *state, lines []string, extracted *extract.Result) 
 	}
 	// UsualDuration stays unknown: triage does not read the task's
 	// successful tries.
-	if fq, ok := decode[Frequency](st.done[StepFrequency]); ok && fq.TaskID == st.focusTask {
+	if fq != nil && fq.TaskID == task {
 		sig.FailedRuns = fq.FailedRuns
 	}
+	return sig
+}
+
+// Diagnose classifies a failure from the redacted lines of its log tail,
+// the error blocks extracted from them (nil: none were extracted) and the
+// task's signals. Evidence lines become 1-based tail line numbers.
+func Diagnose(lines []string, extracted *extract.Result, sig classify.Signals) *classify.Diagnosis {
 	d := classify.Classify(classify.Input{Lines: lines, Extract: extracted, Signals: sig})
 	for i := range d.Evidence {
 		if d.Evidence[i].Line >= 0 {
@@ -446,4 +514,32 @@ func (r *Runner) history(ctx context.Context, st *state) (*incident.Finding, err
 		summary = fmt.Sprintf("seen %d time(s) before, last in %s run %s", h.Total, h.Previous[0].DagID, h.Previous[0].RunID)
 	}
 	return &incident.Finding{Summary: summary, Data: mustJSON(h)}, nil
+}
+
+// RedactedLog is the tail of a task try's log, redacted.
+type RedactedLog struct {
+	// Lines are the tail's lines, redacted as one text before it was split.
+	Lines []string
+	// Bytes is how much of the log the client read to find the tail.
+	Bytes int64
+	// Truncated reports that the log is longer than the tail.
+	Truncated bool
+	// Sources are where Airflow read the log from, redacted.
+	Sources []string
+}
+
+// ReadLog fetches the tail of a task try's log and redacts it. Every
+// reader of a task log goes through it: the log never leaves it
+// unredacted.
+func ReadLog(ctx context.Context, af Airflow, dagID, runID, taskID string, try int, opts airflow.LogOptions) (*RedactedLog, error) {
+	lg, err := af.TaskLog(ctx, dagID, runID, taskID, try, opts)
+	if err != nil {
+		return nil, fmt.Errorf("fetch log of %s try %d: %w", taskID, try, err)
+	}
+	// Redact the whole text before splitting it: a secret can span lines (a
+	// PEM private key), and per-line rules would let its body through.
+	return &RedactedLog{
+		Lines: strings.Split(strings.TrimRight(logscan.Redact(lg.Text), "\n"), "\n"),
+		Bytes: lg.Bytes, Truncated: lg.Truncated, Sources: logscan.RedactLines(slices.Clone(lg.Sources)),
+	}, nil
 }
