@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -176,6 +177,9 @@ func (s *Server) audit(ctx context.Context, tool string, c *call, outcome, msg s
 	if err != nil {
 		return err
 	}
+	if done, ok := ctx.Value(auditedKey{}).(*bool); ok {
+		*done = true
+	}
 	actor := c.id.Name
 	if actor == "" {
 		actor = "unknown"
@@ -257,6 +261,55 @@ func (s *Server) refuseHidden(session Identity) mcp.Middleware {
 			return res, nil
 		}
 	}
+}
+
+// auditedKey marks, in a call's context, that the call was audited.
+type auditedKey struct{}
+
+// auditRefusals audits the calls refused before any tool ran: arguments
+// that break the tool's input schema (the SDK answers those itself, as a
+// tool error) and unknown tools. Every other call is audited by the tool
+// it reached.
+func (s *Server) auditRefusals(session Identity) mcp.Middleware {
+	return func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			ctr, ok := req.(*mcp.CallToolRequest)
+			if method != "tools/call" || !ok || ctr.Params == nil {
+				return next(ctx, method, req)
+			}
+			done := new(bool)
+			res, err := next(context.WithValue(ctx, auditedKey{}, done), method, req)
+			if *done {
+				return res, err
+			}
+			var msg string
+			switch r, isResult := res.(*mcp.CallToolResult); {
+			case err != nil:
+				msg = err.Error()
+			case isResult && r != nil && r.IsError:
+				msg = resultText(r)
+			default:
+				return res, err
+			}
+			c := &call{id: s.caller(ctr, session)}
+			c.incidentID = s.namedIncident(ctx, ctr.Params.Arguments)
+			if aerr := s.audit(ctx, clip(ctr.Params.Name, 100), c, "refused", msg, ctr.Params.Arguments); aerr != nil {
+				s.log.ErrorContext(ctx, "mcp refusal not audited", "tool", ctr.Params.Name, "actor", c.id.Name, "error", aerr)
+			}
+			return res, err
+		}
+	}
+}
+
+// resultText is the text of a tool result.
+func resultText(r *mcp.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range r.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String()
 }
 
 // clip bounds a string quoted in a message or record.

@@ -192,7 +192,7 @@ func (s *Server) MCP(id Identity) *mcp.Server {
 	if id.Writes {
 		t.addWrites()
 	}
-	srv.AddReceivingMiddleware(s.refuseHidden(id))
+	srv.AddReceivingMiddleware(s.auditRefusals(id), s.refuseHidden(id))
 	return srv
 }
 
