@@ -156,7 +156,7 @@ func New(parser *Parser, rec Recorder, st Store, opts Options) *Watcher {
 		w.channels[ch] = cs
 	}
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(w.alerts)
+		opts.Registerer.MustRegister(w.alerts, newStateCollector(w))
 	}
 	return w
 }

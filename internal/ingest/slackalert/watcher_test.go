@@ -281,7 +281,12 @@ func TestRevokedTokenThenFixedLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	b.srv.Seed(channel, callbackAlert("load_orders"))
 	b.srv.Fail("*", "token_revoked", 0)
-	w := b.watcher(t)
+	reg := prometheus.NewRegistry()
+	p, err := slackalert.NewParser(nil, nil)
+	require.NoError(t, err)
+	opts := b.opts
+	opts.Registerer = reg
+	w := slackalert.New(p, b.svc, b.store, opts)
 	for range 2 {
 		err := w.PollOnce(ctx)
 		var te *slackalert.TokenError
@@ -290,6 +295,7 @@ func TestRevokedTokenThenFixedLosesNothing(t *testing.T) {
 		require.ErrorContains(t, err, "nothing is read from the alert channels until it is replaced")
 	}
 	require.Contains(t, w.State().TokenError, "token_revoked")
+	require.InDelta(t, 0, channelUp(t, reg), 0, "the channel shows down while the token is refused")
 	_, ok, err := b.st.SlackAlertCursorGet(ctx, channel)
 	require.NoError(t, err)
 	require.False(t, ok, "the cursor is untouched")
@@ -300,6 +306,26 @@ func TestRevokedTokenThenFixedLosesNothing(t *testing.T) {
 	require.Len(t, b.events(t), 1, "the alert posted while the token was revoked is read once it works")
 	require.Len(t, b.replies(t), 1)
 	require.Empty(t, w.State().TokenError)
+	require.InDelta(t, 1, channelUp(t, reg), 0, "and up again once it works")
+}
+
+// channelUp is the medic_slack_alert_channel_up gauge of the test channel.
+func channelUp(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "medic_slack_alert_channel_up" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == channel {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatal("no medic_slack_alert_channel_up for the channel")
+	return 0
 }
 
 func TestRevokedTokenMidPoll(t *testing.T) {
