@@ -113,7 +113,7 @@ func run(ctx context.Context, opts Options) (*Result, error) {
 	if err := a.Start(ctx); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(opts.Status, "medic demo: API on %s (try %s/api/v1/incidents)\n", cfg.Server.PublicURL, cfg.Server.PublicURL)
+	fmt.Fprintf(opts.Status, "medic demo: API on %s (try %s/api/v1/incidents), MCP on %s/mcp\n", cfg.Server.PublicURL, cfg.Server.PublicURL, cfg.Server.PublicURL)
 	fmt.Fprintf(opts.Status, "medic demo: Airflow 3 stand-in on http://%s, database %s\n", simLn.Addr(), opts.DatabasePath)
 
 	cb := newCallbackSender(cfg.Server.PublicURL+"/api/v1/events", []byte(secret), opts.Logger)

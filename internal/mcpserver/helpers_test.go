@@ -87,7 +87,7 @@ func (j *jobRecorder) count() int {
 // setup starts the Airflow stand-in with one failed run of orders_etl,
 // records its failures, triages the incident they opened and builds the
 // MCP server over it all.
-func setup(t *testing.T) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	b := &testBundle{jobs: &jobRecorder{}}
@@ -166,7 +166,7 @@ func (in remediationInstances) Airflow(name string) (remediate.Airflow, bool) {
 }
 
 // connect opens an in-memory client session to the server as id.
-func (b *testBundle) connect(t *testing.T, id mcpserver.Identity) *mcp.ClientSession {
+func (b *testBundle) connect(t testing.TB, id mcpserver.Identity) *mcp.ClientSession {
 	t.Helper()
 	ctx := context.Background()
 	st, ct := mcp.NewInMemoryTransports()
