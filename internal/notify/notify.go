@@ -73,6 +73,17 @@ const (
 	giveUpAfter = 24 * time.Hour
 )
 
+// ErrNotYet is what a notifier's error wraps when what it must tell is not
+// stored yet (another process is about to store it): the update is tried
+// again in notYetRetry, without counting as a failure, for up to
+// notYetFor.
+var ErrNotYet = errors.New("not ready to be told yet")
+
+const (
+	notYetRetry = 2 * time.Second
+	notYetFor   = 10 * time.Minute
+)
+
 // Audit actions of deliveries.
 const (
 	AuditFailed    = "notify.failed"
@@ -139,6 +150,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyJobArgs]) 
 	u := Update{Report: r, Reason: reason, Detail: job.Args.Detail}
 	var errs []error
 	failed := map[string]string{}
+	notYet := true
 	for _, n := range w.Notifiers {
 		d := &store.NotifyDelivery{IncidentID: r.Incident.ID, Notifier: n.Name(), Reason: reason}
 		done, err := w.Store.NotifyDelivered(ctx, d)
@@ -152,6 +164,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyJobArgs]) 
 		if err := n.Notify(ctx, u); err != nil {
 			errs = append(errs, fmt.Errorf("notify %s via %s: %w", r.Incident.ID, n.Name(), err))
 			failed[n.Name()] = logscan.Redact(err.Error())
+			notYet = notYet && errors.Is(err, ErrNotYet)
 			continue
 		}
 		if err := w.Store.NotifyRecordDelivery(ctx, d); err != nil {
@@ -159,6 +172,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyJobArgs]) 
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
+		if notYet && len(failed) == len(errs) && (job.CreatedAt.IsZero() || now.Sub(job.CreatedAt) < notYetFor) {
+			w.log().DebugContext(ctx, "notification not ready yet; trying again shortly", "incident_id", r.Incident.ID, "reason", reason, "error", err)
+			return river.JobSnooze(notYetRetry)
+		}
 		return w.retry(ctx, job, r.Incident.ID, reason, failed, err, now)
 	}
 	if job.Attempt > 1 {

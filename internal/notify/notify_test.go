@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -348,4 +349,29 @@ func TestWorkHoldsNotificationsDuringASilence(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Work(ctx, notifyJob(inc.ID)))
 	require.Len(t, n.sent(), 1, "released when the silence ends")
+}
+
+// A notifier waiting for something another process is about to store
+// asks to be tried again shortly: no failure is counted or audited, unless
+// it still is not ready after ten minutes.
+func TestWorkNotYetIsRetriedShortly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite.Options{})
+	ctx := context.Background()
+	inc := b.triagedIncident(t, "manual__1")
+	notYet := fmt.Errorf("the alert's row is not stored yet: %w", notify.ErrNotYet)
+	w := &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{&recordingNotifier{name: "threads", err: notYet}}, Now: b.clock.Now}
+
+	job := notifyJob(inc.ID)
+	job.CreatedAt = b.clock.Now()
+	var snooze *rivertype.JobSnoozeError
+	require.ErrorAs(t, w.Work(ctx, job), &snooze)
+	require.Equal(t, 2*time.Second, snooze.Duration)
+	require.Empty(t, b.audit(t, inc.ID, notify.AuditFailed), "not a failure")
+
+	job.CreatedAt = b.clock.Now().Add(-11 * time.Minute)
+	err := w.Work(ctx, job)
+	require.ErrorIs(t, err, notify.ErrNotYet)
+	require.NotErrorAs(t, err, &snooze, "after ten minutes it is a failure like any other")
+	require.Len(t, b.audit(t, inc.ID, notify.AuditFailed), 1)
 }

@@ -120,8 +120,9 @@ func (n *ThreadNotifier) Notify(ctx context.Context, u notify.Update) error {
 }
 
 // ErrAlertPending is returned while an incident opened by a Slack alert
-// has no stored alert message yet; the notify job is retried.
-var ErrAlertPending = errors.New("slack alert not stored yet")
+// has no stored alert message yet; the notify job is tried again shortly
+// (it wraps notify.ErrNotYet).
+var ErrAlertPending = fmt.Errorf("slack alert not stored yet: %w", notify.ErrNotYet)
 
 // fromSlack reports whether a Slack alert opened the incident.
 func fromSlack(r *report.Report) bool {
