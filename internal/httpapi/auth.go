@@ -5,12 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
 	"github.com/medic-sh/medic/internal/config"
+	"github.com/medic-sh/medic/internal/loopback"
 )
 
 // Identity is who made an API request, kept in the request context for the
@@ -160,39 +159,18 @@ func bearerToken(header string) (string, bool) {
 // one naming a host other than this machine, which is how a web page uses DNS
 // rebinding to reach a local service.
 func checkLoopback(r *http.Request) error {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.Unmap().IsLoopback() {
+	if !loopback.Peer(r) {
 		return &apiError{
 			status: http.StatusForbidden, code: codeForbidden,
 			message: "medic has no API tokens configured, so it only answers requests from this machine: " +
 				"configure auth.tokens to serve other hosts",
 		}
 	}
-	if !loopbackHost(r.Host) {
+	if !loopback.Host(r.Host) {
 		return &apiError{
 			status: http.StatusForbidden, code: codeForbidden,
 			message: "medic has no API tokens configured, so it only answers requests addressed to localhost or a loopback address",
 		}
 	}
 	return nil
-}
-
-func loopbackHost(hostport string) bool {
-	if hostport == "" {
-		return true // HTTP/1.0 without Host; browsers always send one
-	}
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/medic-sh/medic/internal/config"
+	"github.com/medic-sh/medic/internal/loopback"
 )
 
 // Authenticator finds the identity of a bearer token; httpapi's and the
@@ -223,26 +222,8 @@ func (s *Server) loopbackOnly(next http.Handler) http.Handler {
 var errNotLocal = errors.New("medic has no API tokens configured, so /mcp only answers requests from this machine addressed to localhost: configure auth.tokens to serve other hosts")
 
 func checkLoopback(r *http.Request) error {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.Unmap().IsLoopback() || !loopbackHost(r.Host) {
+	if !loopback.Peer(r) || !loopback.Host(r.Host) {
 		return errNotLocal
 	}
 	return nil
-}
-
-func loopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }

@@ -119,13 +119,9 @@ func (t *toolset) addMemory() {
 			return nil, err
 		}
 		if in.IncidentID != "" {
-			inc, err := s.getIncident(ctx, c, in.IncidentID)
+			inc, rep, err := s.incidentReport(ctx, c, in.IncidentID)
 			if err != nil {
 				return nil, err
-			}
-			rep, err := report.Load(ctx, s.deps.Store, inc.ID, "")
-			if err != nil {
-				return nil, fmt.Errorf("load report of %s: %w", inc.ID, err)
 			}
 			if m := rep.Triage.Memory; m != nil {
 				out := &similarOut{Signature: inc.Signature, Similar: m.Similar, Source: "triage", Degraded: m.Degraded}
@@ -179,13 +175,9 @@ func (t *toolset) addIncidents() {
 		desc: "Everything medic found about one incident: its failure reports, the diagnosis with evidence, the " +
 			"investigation's root cause and next action, the owner, the remediation decision and its approvals.",
 	}, func(ctx context.Context, c *call, in incidentIn) (*incidentOut, error) {
-		inc, err := s.getIncident(ctx, c, in.IncidentID)
+		inc, rep, err := s.incidentReport(ctx, c, in.IncidentID)
 		if err != nil {
 			return nil, err
-		}
-		rep, err := report.Load(ctx, s.deps.Store, inc.ID, "")
-		if err != nil {
-			return nil, fmt.Errorf("load report of %s: %w", inc.ID, err)
 		}
 		out := &incidentOut{
 			Incident: viewIncident(inc), Events: []eventView{}, Diagnosis: rep.Triage.Diagnosis(), Owner: rep.Owner(),

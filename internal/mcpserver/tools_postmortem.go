@@ -94,13 +94,9 @@ func (t *toolset) addPostmortem() {
 		desc: "The incident's root cause in one paragraph with its class, confidence, evidence, signature, whether it " +
 			"recurs and the past failure that supports it; deterministic, from medic's recorded findings.",
 	}, func(ctx context.Context, c *call, in incidentIn) (*rootCauseOut, error) {
-		inc, err := s.getIncident(ctx, c, in.IncidentID)
+		inc, rep, err := s.incidentReport(ctx, c, in.IncidentID)
 		if err != nil {
 			return nil, err
-		}
-		rep, err := report.Load(ctx, s.deps.Store, inc.ID, "")
-		if err != nil {
-			return nil, fmt.Errorf("load report of %s: %w", inc.ID, err)
 		}
 		return summarizeRoot(inc, rep), nil
 	})
@@ -110,13 +106,9 @@ func (t *toolset) addPostmortem() {
 		desc: "What would keep this failure from happening again, for the postmortem: medic's advice for the failure's " +
 			"class and recurrence, deterministic (no model), each with why and who would usually do it.",
 	}, func(ctx context.Context, c *call, in incidentIn) (*preventionOut, error) {
-		inc, err := s.getIncident(ctx, c, in.IncidentID)
+		inc, rep, err := s.incidentReport(ctx, c, in.IncidentID)
 		if err != nil {
 			return nil, err
-		}
-		rep, err := report.Load(ctx, s.deps.Store, inc.ID, "")
-		if err != nil {
-			return nil, fmt.Errorf("load report of %s: %w", inc.ID, err)
 		}
 		out := &preventionOut{IncidentID: inc.ID, Label: "UNKNOWN", Actions: report.Prevent(rep)}
 		if rc := summarizeRoot(inc, rep).RootCause; rc != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/medic-sh/medic/internal/config"
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/report"
 	"github.com/medic-sh/medic/internal/store"
 	"github.com/medic-sh/medic/internal/triage"
 )
@@ -240,6 +241,19 @@ func (t *toolset) addTriage() {
 }
 
 // getIncident reads an incident a call names, or says it does not exist.
+// incidentReport is an incident and its report as it stands.
+func (s *Server) incidentReport(ctx context.Context, c *call, id string) (*incident.Incident, *report.Report, error) {
+	inc, err := s.getIncident(ctx, c, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep, err := report.Load(ctx, s.deps.Store, inc.ID, "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("load report of %s: %w", inc.ID, err)
+	}
+	return inc, rep, nil
+}
+
 func (s *Server) getIncident(ctx context.Context, c *call, id string) (*incident.Incident, error) {
 	if err := checkID("incident_id", id, true); err != nil {
 		return nil, err
