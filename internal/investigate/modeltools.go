@@ -16,7 +16,6 @@ import (
 	"github.com/medic-sh/medic/internal/classify"
 	"github.com/medic-sh/medic/internal/investigate/agents"
 	"github.com/medic-sh/medic/internal/llm"
-	"github.com/medic-sh/medic/internal/logscan"
 	"github.com/medic-sh/medic/internal/logscan/extract"
 	"github.com/medic-sh/medic/internal/logscan/signature"
 	"github.com/medic-sh/medic/internal/memory"
@@ -280,14 +279,12 @@ func (k *toolRun) readLog(ctx context.Context, task string, try int) (*taskLog, 
 	if !ok {
 		return nil, fmt.Errorf("airflow instance %q is not configured", k.t.Brief.Instance)
 	}
-	raw, err := af.TaskLog(ctx, k.t.Brief.DagID, k.t.Brief.RunID, task, try, airflow.LogOptions{MaxLines: k.deps.LogTailLines, MaxBytes: k.deps.LogMaxBytes})
+	// The log-analyzer's own reader: redacted as one text, then split.
+	raw, err := triage.ReadLog(ctx, af, k.t.Brief.DagID, k.t.Brief.RunID, task, try, airflow.LogOptions{MaxLines: k.deps.LogTailLines, MaxBytes: k.deps.LogMaxBytes})
 	if err != nil {
-		return nil, fmt.Errorf("fetch log of %s try %d: %w", task, try, err)
+		return nil, err
 	}
-	// Redact the whole text before splitting it, as triage does: a secret
-	// can span lines.
-	text := strings.TrimRight(logscan.Redact(raw.Text), "\n")
-	lg = &taskLog{taskID: task, try: try, text: text, lines: strings.Split(text, "\n"), trunc: raw.Truncated}
+	lg = &taskLog{taskID: task, try: try, text: strings.Join(raw.Lines, "\n"), lines: raw.Lines, trunc: raw.Truncated}
 	k.mu.Lock()
 	k.logs[key] = lg
 	k.mu.Unlock()
@@ -363,13 +360,8 @@ func (k *toolRun) callClassify(ctx context.Context, args json.RawMessage) (strin
 		sig.FailedRuns = fq.FailedRuns
 	}
 	k.mu.Unlock()
-	d := classify.Classify(classify.Input{Lines: lg.lines, Signals: sig})
-	for i := range d.Evidence {
-		if d.Evidence[i].Line >= 0 {
-			d.Evidence[i].Line++ // 1-based, as the log tail's lines are numbered
-		}
-	}
-	return jsonText(d)
+	// Evidence lines are 1-based, as the log tail's lines are numbered.
+	return jsonText(triage.Diagnose(lg.lines, nil, sig))
 }
 
 func (k *toolRun) callFrequency(ctx context.Context, args json.RawMessage) (string, error) {
@@ -381,26 +373,13 @@ func (k *toolRun) callFrequency(ctx context.Context, args json.RawMessage) (stri
 	if !ok {
 		return "", fmt.Errorf("airflow instance %q is not configured", k.t.Brief.Instance)
 	}
-	since := k.deps.Now().Add(-k.deps.FrequencyLookback)
-	tis, err := af.ListTaskFailures(ctx, k.t.Brief.DagID, task, since)
+	fq, err := triage.CountFailures(ctx, af, triage.FrequencyQuery{
+		DagID: k.t.Brief.DagID, TaskID: task, RunID: k.t.Brief.RunID,
+		Since: k.deps.Now().Add(-k.deps.FrequencyLookback), Lookback: k.deps.FrequencyLookback,
+		RecurringThreshold: k.deps.RecurringThreshold,
+	})
 	if err != nil {
-		return "", fmt.Errorf("list failures of %s.%s: %w", k.t.Brief.DagID, task, err)
-	}
-	fq := &triage.Frequency{TaskID: task, Lookback: k.deps.FrequencyLookback, LookbackHuman: k.deps.FrequencyLookback.String()}
-	runs := map[string]bool{k.t.Brief.RunID: true}
-	for _, ti := range tis {
-		fq.Failures++
-		if !runs[ti.RunID] {
-			runs[ti.RunID] = true
-			fq.PreviousRuns = append(fq.PreviousRuns, ti.RunID)
-		}
-	}
-	slices.Sort(fq.PreviousRuns)
-	fq.FailedRuns = len(runs)
-	fq.Recurring = fq.FailedRuns >= k.deps.RecurringThreshold
-	fq.Pattern = "one-off"
-	if fq.Recurring {
-		fq.Pattern = "recurring"
+		return "", err
 	}
 	k.mu.Lock()
 	k.freq[task] = fq
