@@ -133,6 +133,7 @@ func NewRootCmd(streams IO) *cobra.Command {
 		group(newBenchCmd(streams)),
 		newCalibrateCmd(streams),
 		newMCPCmd(streams),
+		newPostmortemCmd(streams),
 		newVersionCmd(streams),
 	)
 	return group(root)

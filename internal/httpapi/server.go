@@ -186,6 +186,7 @@ func (s *server) routes(reg *prometheus.Registry) {
 	s.mux.Handle("GET /api/v1/incidents", s.api(config.RoleViewer, s.listIncidents))
 	s.mux.Handle("GET /api/v1/incidents/{id}", s.api(config.RoleViewer, s.getIncident))
 	s.mux.Handle("POST /api/v1/incidents/{id}/feedback", s.api(config.RoleOperator, s.postFeedback))
+	s.mux.Handle("GET /api/v1/incidents/{id}/postmortem", s.api(config.RoleViewer, s.getPostmortem))
 	s.mux.Handle("GET /api/v1/audit", s.api(config.RoleOperator, s.listAudit))
 	s.mux.Handle("GET /api/v1/audit/verify", s.api(config.RoleAdmin, s.verifyAudit))
 	s.mux.Handle("POST /api/v1/actions/pause", s.api(config.RoleOperator, s.postPause))
