@@ -210,6 +210,8 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		}))
 	}
 
+	reg.MustRegister(ingest.NewPollerCollector(a.pollers))
+
 	// Closed when the server starts shutting down, so open event streams
 	// end (clients resume with Last-Event-ID) instead of holding up a
 	// graceful stop until its timeout.
@@ -222,6 +224,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Logger: opts.Logger, Registry: reg, Ready: a.ready, Now: opts.Now, Version: opts.Version,
 		Environment: cfg.Environment,
 		Slack:       httpapi.SlackInteractions{SigningSecret: cfg.Notify.Slack.SigningSecret, Approvers: cfg.Notify.Slack.Approvers},
+		Sources:     a.sources,
 	})
 	if err != nil {
 		_ = a.Stop(ctx)

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/medic-sh/medic/internal/config"
+	"github.com/medic-sh/medic/internal/httpapi"
 	"github.com/medic-sh/medic/internal/ingest"
 	"github.com/medic-sh/medic/internal/ingest/slackalert"
 	"github.com/medic-sh/medic/internal/notify"
@@ -52,3 +53,16 @@ func newSlackAlerts(cfg *config.Config, rec *ingest.Service, st store.Store, in 
 
 // SlackAlerts is the Slack alert channel watcher, nil when it is off.
 func (a *App) SlackAlerts() *slackalert.Watcher { return a.slackAlerts }
+
+// sources is how reading failures goes, for GET /api/v1/sources.
+func (a *App) sources() httpapi.Sources {
+	var out httpapi.Sources
+	for _, p := range a.pollers {
+		out.Pollers = append(out.Pollers, p.State())
+	}
+	if a.slackAlerts != nil {
+		st := a.slackAlerts.State()
+		out.SlackAlerts = &st
+	}
+	return out
+}

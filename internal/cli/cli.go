@@ -134,6 +134,7 @@ func NewRootCmd(streams IO) *cobra.Command {
 		newCalibrateCmd(streams),
 		newMCPCmd(streams),
 		newPostmortemCmd(streams),
+		newSourcesCmd(streams),
 		newVersionCmd(streams),
 	)
 	return group(root)

@@ -89,6 +89,9 @@ type Deps struct {
 	Environment string
 	// Slack, with a signing secret, serves Slack's button clicks.
 	Slack SlackInteractions
+	// Sources reports how reading failures goes, for GET
+	// /api/v1/sources; nil reports no pollers and no alert channels.
+	Sources func() Sources
 	// Now is the clock; time.Now when nil.
 	Now     func() time.Time
 	Version string
@@ -109,6 +112,7 @@ type server struct {
 	log             *slog.Logger
 	metrics         *metrics
 	ready           func(ctx context.Context) error
+	sources         func() Sources
 	now             func() time.Time
 	version         string
 	environment     string
@@ -146,7 +150,7 @@ func New(d Deps) (http.Handler, error) {
 	s := &server{
 		store: d.Store, events: d.Events, triage: d.Triage, memory: d.Memory, auth: auth,
 		maxBody: d.MaxBodyBytes, defaultInstance: d.DefaultInstance, instances: slices.Clone(d.Instances),
-		log: d.Logger, ready: d.Ready, now: d.Now, version: d.Version, environment: d.Environment, mux: http.NewServeMux(),
+		log: d.Logger, ready: d.Ready, sources: d.Sources, now: d.Now, version: d.Version, environment: d.Environment, mux: http.NewServeMux(),
 		streams: streams, streamSlots: make(chan struct{}, streams.MaxConcurrent), slack: newSlackConfig(d.Slack),
 	}
 	if d.WebhookSecret.IsSet() {
@@ -192,6 +196,7 @@ func (s *server) routes(reg *prometheus.Registry) {
 	s.mux.Handle("POST /api/v1/actions/pause", s.api(config.RoleOperator, s.postPause))
 	s.mux.Handle("POST /api/v1/actions/resume", s.api(config.RoleOperator, s.postResume))
 	s.mux.Handle("GET /api/v1/actions/status", s.api(config.RoleViewer, s.getActionsStatus))
+	s.mux.Handle("GET /api/v1/sources", s.api(config.RoleViewer, s.getSources))
 	s.mux.Handle("GET /api/v1/approvals", s.api(config.RoleViewer, s.listApprovals))
 	s.mux.Handle("GET /api/v1/approvals/{id}", s.api(config.RoleViewer, s.getApproval))
 	s.mux.Handle("POST /api/v1/approvals/{id}/approve", s.api(config.RoleOperator, s.postApprove))

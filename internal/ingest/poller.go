@@ -62,6 +62,43 @@ type Poller struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	stateMu sync.Mutex
+	state   PollerState
+}
+
+// PollerState is how polling one Airflow instance goes, for people asking
+// whether medic is watching it.
+type PollerState struct {
+	Instance string `json:"instance"`
+	// LastPoll and LastSuccess are when the last poll ended, and the last
+	// one that read every failed run; zero before the first.
+	LastPoll    time.Time `json:"last_poll"`
+	LastSuccess time.Time `json:"last_success"`
+	// LastError is the last poll's error, "" when it went well.
+	LastError string `json:"last_error,omitempty"`
+	// Recorded counts the failures polls found that no callback had
+	// reported, since medic started.
+	Recorded int `json:"recorded"`
+}
+
+// State returns the poller's state.
+func (p *Poller) State() PollerState {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	return p.state
+}
+
+func (p *Poller) setState(recorded int, err error) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	p.state.LastPoll = p.opts.Now().UTC()
+	p.state.Recorded += recorded
+	if err != nil {
+		p.state.LastError = err.Error()
+		return
+	}
+	p.state.LastError, p.state.LastSuccess = "", p.state.LastPoll
 }
 
 // NewPoller returns a Poller; Start runs it.
@@ -77,13 +114,20 @@ func NewPoller(src PollSource, rec Recorder, marks MarkStore, opts PollerOptions
 	}
 	return &Poller{
 		src: src, rec: rec, marks: marks, opts: opts, seen: map[incident.Key]time.Time{},
-		log: opts.Logger.With("component", "poller", "instance", opts.Instance),
+		log:   opts.Logger.With("component", "poller", "instance", opts.Instance),
+		state: PollerState{Instance: opts.Instance},
 	}
 }
 
 // PollOnce polls one time and returns how many failed task tries it recorded
 // as new events.
 func (p *Poller) PollOnce(ctx context.Context) (int, error) {
+	n, err := p.pollOnce(ctx)
+	p.setState(n, err)
+	return n, err
+}
+
+func (p *Poller) pollOnce(ctx context.Context) (int, error) {
 	mark, ok, err := p.marks.PollerMarkGet(ctx, p.opts.Instance)
 	if err != nil {
 		return 0, err

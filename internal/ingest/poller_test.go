@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -331,11 +332,30 @@ func TestPollListingFailsKeepsTheMark(t *testing.T) {
 			mark, _ := b.mark(t)
 			require.Equal(t, before, mark, "a failed poll does not move the mark")
 			require.Empty(t, b.events(t))
+			st := p.State()
+			require.Equal(t, "main", st.Instance)
+			require.False(t, st.LastPoll.IsZero())
+			require.True(t, st.LastSuccess.IsZero(), "no poll went well yet")
+			require.Contains(t, st.LastError, "500")
 
 			b.sim.ClearFaults()
 			n, err = p.PollOnce(ctx)
 			require.NoError(t, err)
 			require.Equal(t, 1, n, "the next poll catches up")
+			st = p.State()
+			require.Empty(t, st.LastError)
+			require.Equal(t, st.LastPoll, st.LastSuccess)
+			require.Equal(t, 1, st.Recorded)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(ingest.NewPollerCollector([]*ingest.Poller{p}))
+			mfs, err := reg.Gather()
+			require.NoError(t, err)
+			got := map[string]float64{}
+			for _, mf := range mfs {
+				got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+			require.InDelta(t, 1, got["medic_poller_up"], 0)
+			require.InDelta(t, float64(st.LastSuccess.Unix()), got["medic_poller_last_success_timestamp_seconds"], 1)
 		})
 	}
 }
