@@ -126,8 +126,12 @@ func (n *Notifier) Notify(ctx context.Context, u notify.Update) error {
 		if m, err = n.post(ctx, r, parent); err != nil {
 			return err
 		}
-		if err := n.threadOnce(ctx, m, r); err != nil {
-			return err
+		// A message first posted on a later update (one held back by
+		// min_severity until its escalation) gets its detail too.
+		if !u.First() {
+			if err := n.threadOnce(ctx, m, r); err != nil {
+				return err
+			}
 		}
 	case err != nil:
 		return fmt.Errorf("slack: %w", err)
