@@ -44,20 +44,24 @@ func (a *App) mcpHandler(cfg *config.Config, opts Options) (http.Handler, *mcpse
 	return noWriteDeadline(srv.HTTPHandler(mcpserver.HTTPOptions{Auth: auth})), srv, nil
 }
 
-// mcpWriteTimeout bounds writing one MCP answer: a tool call has a minute
+// mcpTimeout bounds one MCP request: a tool call has a minute
 // (mcpserver.DefaultCallTimeout), and its answer may stream.
-const mcpWriteTimeout = 2 * time.Minute
+const mcpTimeout = 2 * time.Minute
 
-// noWriteDeadline replaces the server's write timeout for MCP: a POST
-// (a call) gets mcpWriteTimeout, and a GET (the stream a client keeps open
-// for the server's messages) none, ending with its session instead.
+// noWriteDeadline replaces the server's read and write timeouts for MCP,
+// which would cut a call short (the read timeout ends a request's context
+// when it passes, even after the body was read): a POST (a call) gets
+// mcpTimeout for both, and a GET (the stream a client keeps open for the
+// server's messages) neither, ending with its session instead.
 func noWriteDeadline(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		deadline := time.Time{}
 		if r.Method != http.MethodGet {
-			deadline = time.Now().Add(mcpWriteTimeout)
+			deadline = time.Now().Add(mcpTimeout)
 		}
-		_ = http.NewResponseController(w).SetWriteDeadline(deadline)
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(deadline)
+		_ = rc.SetWriteDeadline(deadline)
 		h.ServeHTTP(w, r)
 	})
 }
