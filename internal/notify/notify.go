@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -100,6 +101,53 @@ type Worker struct {
 	Logger    *slog.Logger
 	// Now is the clock silences are judged at; time.Now when nil.
 	Now func() time.Time
+
+	// locks serializes the updates of one incident: two at once would
+	// each find no message yet and post one each.
+	locks keyedLock
+}
+
+// keyedLock is a mutex per key that a context can give up waiting for;
+// its zero value is ready to use, and it keeps no entry for a key nobody
+// holds or waits for.
+type keyedLock struct {
+	mu   sync.Mutex
+	keys map[string]*keyLock
+}
+
+type keyLock struct {
+	held chan struct{}
+	refs int
+}
+
+// lock waits for key, or for ctx to end.
+func (k *keyedLock) lock(ctx context.Context, key string) (unlock func(), err error) {
+	k.mu.Lock()
+	if k.keys == nil {
+		k.keys = map[string]*keyLock{}
+	}
+	l := k.keys[key]
+	if l == nil {
+		l = &keyLock{held: make(chan struct{}, 1)}
+		k.keys[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	select {
+	case l.held <- struct{}{}:
+		return func() { <-l.held; k.release(key, l) }, nil
+	case <-ctx.Done():
+		k.release(key, l)
+		return nil, ctx.Err()
+	}
+}
+
+func (k *keyedLock) release(key string, l *keyLock) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if l.refs--; l.refs == 0 {
+		delete(k.keys, key)
+	}
 }
 
 func (w *Worker) log() *slog.Logger {
@@ -123,6 +171,14 @@ var _ river.Worker[store.NotifyJobArgs] = (*Worker)(nil)
 // failed) sends nothing twice; a failing notifier fails the job, which
 // retries it later: an outage delays a message, never loses it.
 func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyJobArgs]) error {
+	// One update of an incident at a time, and its report read once the
+	// previous one is delivered: this process is the store's only writer
+	// (SQLite's lock), so this serializes every delivery of the incident.
+	unlock, err := w.locks.lock(ctx, job.Args.IncidentID)
+	if err != nil {
+		return fmt.Errorf("notify %s: %w", job.Args.IncidentID, err)
+	}
+	defer unlock()
 	r, err := report.Load(ctx, w.Store, job.Args.IncidentID, w.BaseURL)
 	if errors.Is(err, store.ErrNotFound) {
 		return river.JobCancel(err)

@@ -375,3 +375,52 @@ func TestWorkNotYetIsRetriedShortly(t *testing.T) {
 	require.NotErrorAs(t, err, &snooze, "after ten minutes it is a failure like any other")
 	require.Len(t, b.audit(t, inc.ID, notify.AuditFailed), 1)
 }
+
+// concurrencyNotifier records how many of its deliveries overlap.
+type concurrencyNotifier struct {
+	mu         sync.Mutex
+	now, most  int
+	deliveries int
+}
+
+func (n *concurrencyNotifier) Name() string { return "slow" }
+
+func (n *concurrencyNotifier) Notify(context.Context, notify.Update) error {
+	n.mu.Lock()
+	n.now++
+	n.most = max(n.most, n.now)
+	n.mu.Unlock()
+	time.Sleep(20 * time.Millisecond) // a Slack round trip: long enough to overlap
+	n.mu.Lock()
+	n.now--
+	n.deliveries++
+	n.mu.Unlock()
+	return nil
+}
+
+// Two updates of one incident delivered at once would each find no message
+// and post one each: the worker delivers one incident's updates one at a
+// time, and other incidents' alongside.
+func TestWorkDeliversOneIncidentsUpdatesOneAtATime(t *testing.T) {
+	t.Parallel()
+	b := setup(t, sqlite.Options{})
+	ctx := context.Background()
+	first := b.triagedIncident(t, "manual__1")
+	second := b.triagedIncident(t, "manual__2")
+	n := &concurrencyNotifier{}
+	w := &notify.Worker{Store: b.store, Notifiers: []notify.Notifier{n}}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		for _, inc := range []*incident.Incident{first, second} {
+			wg.Go(func() {
+				job := notifyJob(inc.ID)
+				job.Args.Reason = fmt.Sprintf("state:move-%d", i)
+				require.NoError(t, w.Work(ctx, job))
+			})
+		}
+	}
+	wg.Wait()
+	require.Equal(t, 16, n.deliveries)
+	require.LessOrEqual(t, n.most, 2, "at most one delivery per incident at a time")
+	require.Equal(t, 2, n.most, "the two incidents' deliveries overlap")
+}
