@@ -14,6 +14,7 @@ import (
 
 	"github.com/medic-sh/medic/internal/incident"
 	"github.com/medic-sh/medic/internal/notify"
+	"github.com/medic-sh/medic/internal/notify/slack"
 	"github.com/medic-sh/medic/internal/report"
 	"github.com/medic-sh/medic/internal/store"
 )
@@ -61,7 +62,7 @@ func NewThreadNotifier(cfg ThreadConfig, st ThreadStore, logger *slog.Logger) *T
 		cfg.MaxRateWait = 30 * time.Second
 	}
 	return &ThreadNotifier{
-		api: newClient(cfg.Token, cfg.APIURL, cfg.HTTPClient), store: st,
+		api: slack.NewClient(cfg.Token, cfg.APIURL, cfg.HTTPClient), store: st,
 		call: caller{log: logger.With("component", "slack_alert_thread"), maxWait: cfg.MaxRateWait},
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/medic-sh/medic/internal/airflow"
 	"github.com/medic-sh/medic/internal/incident"
+	"github.com/medic-sh/medic/internal/notify/slack"
 	"github.com/medic-sh/medic/internal/store"
 )
 
@@ -143,7 +144,7 @@ func New(parser *Parser, rec Recorder, st Store, opts Options) *Watcher {
 		opts.MaxRateWait = 30 * time.Second
 	}
 	w := &Watcher{
-		api: newClient(opts.Token, opts.APIURL, opts.HTTPClient), parser: parser, rec: rec, store: st, opts: opts,
+		api: slack.NewClient(opts.Token, opts.APIURL, opts.HTTPClient), parser: parser, rec: rec, store: st, opts: opts,
 		log:      opts.Logger.With("component", "slack_alerts"),
 		channels: map[string]*ChannelState{},
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -300,45 +301,19 @@ type caller struct {
 }
 
 func (c caller) call(ctx context.Context, method, channel string, fn func(context.Context) error) error {
-	waited := time.Duration(0)
-	for {
+	wait, err := slack.WaitOutRateLimit(ctx, c.log, c.maxWait, func(ctx context.Context) error {
 		cctx, cancel := context.WithTimeoutCause(ctx, 30*time.Second, fmt.Errorf("slack %s took longer than 30s", method))
-		err := fn(cctx)
-		cancel()
-		var rl *slackapi.RateLimitedError
-		if !errors.As(err, &rl) {
-			if err != nil {
-				return classify(method, channel, err)
-			}
-			return nil
-		}
-		wait := max(rl.RetryAfter, time.Second)
-		if waited+wait > c.maxWait {
-			return &RateLimitError{Method: method, RetryAfter: wait, Err: err}
-		}
-		c.log.InfoContext(ctx, "slack rate limit; waiting", "method", method, "channel", channel, "retry_after", wait)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("slack %s: %w", method, ctx.Err())
-		case <-time.After(wait):
-		}
-		waited += wait
+		defer cancel()
+		return fn(cctx)
+	}, "method", method, "channel", channel)
+	var rl *slackapi.RateLimitedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &rl):
+		return &RateLimitError{Method: method, RetryAfter: wait, Err: err}
 	}
-}
-
-// newClient is a slack-go client for apiURL (Slack's when "").
-func newClient(token, apiURL string, hc *http.Client) *slackapi.Client {
-	if apiURL == "" {
-		apiURL = "https://slack.com/api/"
-	}
-	if !strings.HasSuffix(apiURL, "/") {
-		apiURL += "/"
-	}
-	opts := []slackapi.Option{slackapi.OptionAPIURL(apiURL)}
-	if hc != nil {
-		opts = append(opts, slackapi.OptionHTTPClient(hc))
-	}
-	return slackapi.New(token, opts...)
+	return classify(method, channel, err)
 }
 
 // Start polls every interval until Stop. A failed poll is logged and

@@ -85,11 +85,17 @@ func New(cfg Config, st Store, logger *slog.Logger) *Notifier {
 	if cfg.MaxRateWait <= 0 {
 		cfg.MaxRateWait = 30 * time.Second
 	}
-	opts := []slackapi.Option{slackapi.OptionAPIURL(withSlash(cfg.APIURL))}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, slackapi.OptionHTTPClient(cfg.HTTPClient))
+	return &Notifier{api: NewClient(cfg.Token, cfg.APIURL, cfg.HTTPClient), store: st, cfg: cfg, log: logger.With("component", "slack")}
+}
+
+// NewClient is a slack-go client of the Web API at apiURL (Slack's when
+// ""), sending with hc when it is set.
+func NewClient(token, apiURL string, hc *http.Client) *slackapi.Client {
+	opts := []slackapi.Option{slackapi.OptionAPIURL(withSlash(apiURL))}
+	if hc != nil {
+		opts = append(opts, slackapi.OptionHTTPClient(hc))
 	}
-	return &Notifier{api: slackapi.New(cfg.Token, opts...), store: st, cfg: cfg, log: logger.With("component", "slack")}
+	return slackapi.New(token, opts...)
 }
 
 func withSlash(u string) string {
@@ -168,16 +174,17 @@ func (n *Notifier) reply(ctx context.Context, m *store.NotifyMessage, reply Rend
 // and a storm's list of failed tasks. Each reply is recorded as a delivery
 // of its own, so a retried job posts only what is still missing.
 func (n *Notifier) threadOnce(ctx context.Context, m *store.NotifyMessage, r *report.Report) error {
-	link := r.Link
-	replies := map[string]func() (Rendered, bool){
-		threadFindings: func() (Rendered, bool) { return Findings(r, link) },
-		threadTasks:    func() (Rendered, bool) { return Tasks(r.Events, link) },
-	}
-	for _, reason := range []string{threadFindings, threadTasks} {
-		rendered, ok := replies[reason]()
-		if !ok {
+	findings, hasFindings := Findings(r, r.Link)
+	tasks, hasTasks := Tasks(r.Events, r.Link)
+	for _, reply := range []struct {
+		reason   string
+		rendered Rendered
+		ok       bool
+	}{{threadFindings, findings, hasFindings}, {threadTasks, tasks, hasTasks}} {
+		if !reply.ok {
 			continue
 		}
+		reason, rendered := reply.reason, reply.rendered
 		d := &store.NotifyDelivery{IncidentID: r.Incident.ID, Notifier: Name, Reason: reason}
 		done, err := n.store.NotifyDelivered(ctx, d)
 		if err != nil {
@@ -313,28 +320,15 @@ func msgOptions(r Rendered, incidentID string) []slackapi.MsgOption {
 // error is returned and the job is retried later: a Slack outage delays
 // messages, it never loses them.
 func (n *Notifier) call(ctx context.Context, method string, fn func(context.Context) error) error {
-	waited := time.Duration(0)
-	for {
-		err := fn(ctx)
-		var rl *slackapi.RateLimitedError
-		if !errors.As(err, &rl) {
-			if err != nil {
-				return fmt.Errorf("slack %s: %w", method, err)
-			}
-			return nil
-		}
-		wait := max(rl.RetryAfter, time.Second)
-		if waited+wait > n.cfg.MaxRateWait {
-			return fmt.Errorf("slack %s: rate limited for %s more: %w", method, wait, err)
-		}
-		n.log.InfoContext(ctx, "slack rate limit; waiting", "method", method, "retry_after", wait)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("slack %s: %w", method, ctx.Err())
-		case <-time.After(wait):
-		}
-		waited += wait
+	wait, err := WaitOutRateLimit(ctx, n.log, n.cfg.MaxRateWait, fn, "method", method)
+	var rl *slackapi.RateLimitedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &rl):
+		return fmt.Errorf("slack %s: rate limited for %s more: %w", method, wait, err)
 	}
+	return fmt.Errorf("slack %s: %w", method, err)
 }
 
 // isChannelError reports an error that another channel may not have.
